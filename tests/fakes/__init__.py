@@ -1,0 +1,1 @@
+"""Fake Bot API servers on 127.0.0.1 for end-to-end tests."""
