@@ -1,0 +1,1 @@
+"""bvte application: CLI, configuration and channel adapters."""

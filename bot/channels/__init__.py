@@ -1,0 +1,1 @@
+"""Channel adapters (Telegram, Zalo): the only code that talks to messaging APIs."""
