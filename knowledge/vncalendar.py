@@ -140,11 +140,7 @@ def _compensatory(year: int, config: HolidayConfig) -> frozenset[date]:
         if day.weekday() not in config.weekend:
             continue
         candidate = day + _ONE_DAY
-        while (
-            candidate.weekday() in config.weekend
-            or candidate in holidays
-            or candidate in taken
-        ):
+        while candidate.weekday() in config.weekend or candidate in holidays or candidate in taken:
             candidate += _ONE_DAY
         taken.add(candidate)
     return frozenset(taken)

@@ -79,10 +79,16 @@ def test_statutory_holidays_2027() -> None:
     assert days == {
         date(2027, 1, 1),
         # Tết: last day of lunar 2026 + mùng 1..4
-        date(2027, 2, 5), date(2027, 2, 6), date(2027, 2, 7), date(2027, 2, 8), date(2027, 2, 9),
+        date(2027, 2, 5),
+        date(2027, 2, 6),
+        date(2027, 2, 7),
+        date(2027, 2, 8),
+        date(2027, 2, 9),
         date(2027, 4, 16),  # Giỗ Tổ 10/3 âm lịch
-        date(2027, 4, 30), date(2027, 5, 1),
-        date(2027, 9, 1), date(2027, 9, 2),
+        date(2027, 4, 30),
+        date(2027, 5, 1),
+        date(2027, 9, 1),
+        date(2027, 9, 2),
     }
 
 
