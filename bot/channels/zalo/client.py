@@ -92,10 +92,11 @@ _redact_filter = _RedactTokenFilter()
 
 
 def _install_log_filter() -> None:
-    for name in ("httpx", "httpcore"):
-        target = logging.getLogger(name)
-        if _redact_filter not in target.filters:
-            target.addFilter(_redact_filter)
+    # Only httpx logs URLs (httpcore's trace lines carry no path). Logger filters
+    # do not apply to child loggers, so this targets "httpx" itself.
+    target = logging.getLogger("httpx")
+    if _redact_filter not in target.filters:
+        target.addFilter(_redact_filter)
 
 
 def _coerce_code(value: Any) -> int | None:
@@ -326,13 +327,12 @@ class Bot:
 
     @staticmethod
     def _sent_message(result: Any, chat_id: str, **fields: Any) -> Message:
-        message = Message.model_validate(result if isinstance(result, dict) else {})
-        if message.chat is None:
-            message.chat = Chat(id=str(chat_id))
-        for name, value in fields.items():
-            if getattr(message, name, None) is None and value is not None:
-                setattr(message, name, value)
-        return message
+        # Zalo returns only {message_id, date}; fill in what we sent, like the SDK.
+        data: dict[str, Any] = {name: value for name, value in fields.items() if value is not None}
+        data["chat"] = Chat(id=str(chat_id))
+        if isinstance(result, dict):
+            data.update(result)
+        return Message.model_validate(data)
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
