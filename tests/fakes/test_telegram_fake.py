@@ -417,3 +417,34 @@ def test_wait_for_times_out_with_predicate(tg: FakeTelegramAPI) -> None:
     assert time.monotonic() - started < 2
     with pytest.raises(LookupError):
         tg.push_callback(1, "x")
+
+
+async def test_uploads_are_decoded(tg: FakeTelegramAPI) -> None:
+    async with asyncio.timeout(TEST_TIMEOUT), _bot(tg) as bot:
+        doc = await bot.send_document(
+            7, document=b"%PDF-1.4", filename="tai-lieu.pdf", caption="Tài liệu"
+        )
+        photo = await bot.send_photo(7, photo=b"\x89PNG....", caption="Ảnh")
+    assert doc.document.file_name == "tai-lieu.pdf" and doc.document.file_size == 8
+    assert doc.caption == "Tài liệu"
+    assert photo.photo and photo.caption == "Ảnh"
+    [sent] = [e for e in tg.sent if e["method"] == "sendDocument"]
+    assert sent["document"]["content"] == b"%PDF-1.4" and sent["chat_id"] == 7
+
+
+async def test_aio_rate_limiter_stays_within_enforced_limits() -> None:
+    from telegram.ext import AIORateLimiter
+
+    with FakeTelegramAPI(enforce_limits=True, rate_per_s=10) as tg:
+        async with asyncio.timeout(TEST_TIMEOUT):
+            app = (
+                ApplicationBuilder()
+                .token(tg.token)
+                .base_url(tg.base_url)
+                .rate_limiter(AIORateLimiter(overall_max_rate=10, overall_time_period=1))
+                .build()
+            )
+            async with app:
+                await asyncio.gather(*(app.bot.send_message(2000 + n, "x") for n in range(25)))
+        assert tg.count_429 == 0
+        assert len(tg.accepted_times) == 25
