@@ -1,1 +1,3 @@
 """bvte application: CLI, configuration and channel adapters."""
+
+__version__ = "0.1.0"

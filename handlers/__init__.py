@@ -1,0 +1,1 @@
+"""Channel-neutral conversation logic. Never imports a messaging SDK."""

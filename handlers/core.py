@@ -1,0 +1,192 @@
+"""The channel-neutral core: one inbound message in, state and replies committed.
+
+Every adapter (console, simulator, Telegram, Zalo) calls `Core.handle`. Replies are
+written to the durable outbox in the same transaction as the state change, and the
+update id is recorded there too, so a redelivered update is ignored and a crash
+before the commit leaves nothing half-done.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import traceback
+import unicodedata
+from collections.abc import Callable
+
+from handlers.context import HandlerContext, Services
+from handlers.messages import Button, Inbound, Reply
+from handlers.router import Router
+from storage.repositories import core as core_repo
+from storage.repositories import outbox as outbox_repo
+from storage.uow import UnitOfWork
+
+__all__ = ["Core", "dispatch", "main_menu_buttons", "resolve_label"]
+
+log = logging.getLogger("bvte.core")
+
+MEDIA_KINDS = {"sticker", "photo", "voice", "file", "unsupported"}
+REPLY_PRIORITY = 3
+
+
+def main_menu_buttons(ctx: HandlerContext) -> tuple[Button, ...]:
+    return (
+        Button(ctx.t("menu.ask"), "menu:ask"),
+        Button(ctx.t("menu.report"), "report:start"),
+        Button(ctx.t("menu.sos"), "menu:sos"),
+    )
+
+
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFD", text.casefold().strip()).replace("đ", "d")
+    return " ".join("".join(c for c in text if not unicodedata.combining(c)).split())
+
+
+def resolve_label(menu: list[list[str]], answer: str, *, numbered: bool = True) -> str | None:
+    """Map a typed answer to a button's data: exact label, then case- and
+    diacritics-insensitive label, then (if allowed) its 1-based number."""
+    answer = answer.strip()
+    for label, data in menu:
+        if label == answer:
+            return data
+    folded = _fold(answer)
+    for label, data in menu:
+        if _fold(label) == folded:
+            return data
+    if numbered and answer.isdigit() and 1 <= int(answer) <= len(menu):
+        return menu[int(answer) - 1][1]
+    return None
+
+
+async def dispatch(router: Router, msg: Inbound, ctx: HandlerContext) -> list[Reply]:
+    """Pick and run the handler for one message."""
+    spec = router.states.get(ctx.state) if ctx.state else None
+    if msg.kind == "edited":
+        return [] if msg.is_group else [Reply(ctx.t("input.edited"))]
+    if msg.button:
+        handler = router.find_button(msg.button)
+        if handler is None:
+            return [Reply(ctx.t("input.stale_button"), main_menu_buttons(ctx))]
+        return await handler(msg, ctx)
+    if msg.kind in MEDIA_KINDS:
+        if spec is not None and spec.handles_media:
+            return await spec.handler(msg, ctx)
+        if msg.is_group:
+            return []
+        return [Reply(ctx.t(f"input.{msg.kind}"), main_menu_buttons(ctx))]
+    text = (msg.text or "").strip()
+    if not text:
+        return [] if msg.is_group else [Reply(ctx.t("input.empty"), main_menu_buttons(ctx))]
+    command = msg.command
+    if command is not None:
+        handler = router.commands.get(command[0])
+        if handler is not None:
+            return await handler(msg, ctx)
+        if msg.is_group:
+            return []  # commands meant for other bots in the group
+        return [Reply(ctx.t("input.unknown_command", command=command[0][:32]))]
+    if msg.is_group and spec is None:
+        return []  # the bot does not answer ordinary group chatter
+    understanding = ctx.understand(text[: ctx.services.settings.max_text])
+    if spec is not None:
+        if understanding.intent == "emergency" and not spec.handles_emergency:
+            return await router.intents["emergency"](msg, ctx)
+        return await spec.handler(msg, ctx)
+    intent = understanding.intent
+    if ctx.is_new_user and intent in ("smalltalk", "fallback"):
+        return await router.commands["/start"](msg, ctx)
+    handler = router.intents.get(intent) or router.intents["fallback"]
+    return await handler(msg, ctx)
+
+
+class Core:
+    def __init__(
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        services: Services,
+        router: Router,
+    ) -> None:
+        self.uow_factory = uow_factory
+        self.services = services
+        self.router = router
+
+    async def handle(self, msg: Inbound) -> bool:
+        """Process one message. False when it was a duplicate delivery."""
+        now = self.services.clock.now()
+        queued = 0
+        try:
+            async with self.uow_factory() as uow:
+                session = uow.session
+                if msg.update_id is not None and not await core_repo.record_update(
+                    session, channel=msg.channel, update_key=msg.update_id, now=now
+                ):
+                    return False
+                user, is_new = await core_repo.get_or_create_user(
+                    session, channel=msg.channel, user_key=msg.user_id, now=now,
+                    locale=self.services.settings.locale,
+                )
+                conv = await core_repo.get_conversation(
+                    session, channel=msg.channel, chat_id=msg.chat_id, user_key=msg.user_id, now=now
+                )
+                msg = await self._resolve_typed_button(session, msg)
+                ctx = HandlerContext(
+                    session=session, services=self.services, user=user, conv=conv, is_new_user=is_new
+                )
+                replies = await dispatch(self.router, msg, ctx)
+                for reply in replies:
+                    await outbox_repo.enqueue(
+                        session, channel=msg.channel, chat_id=msg.chat_id, user_key=msg.user_id,
+                        text=reply.text, buttons=reply.buttons, kind="reply",
+                        priority=REPLY_PRIORITY, now=now,
+                    )
+                queued = len(replies) + ctx.queued
+        except Exception as exc:  # the central error handler: log safely, answer safely
+            # Only the type and the stack: exception messages may carry user text or SQL params.
+            frames = "".join(traceback.format_tb(exc.__traceback__))
+            log.error("handler failed: %s\n%s", type(exc).__name__, frames)
+            queued = await self._answer_error(msg, now)
+        if queued:
+            await self._notify()
+        return True
+
+    async def _resolve_typed_button(self, session, msg: Inbound) -> Inbound:
+        if msg.button is not None or msg.kind != "text" or not msg.text or msg.command:
+            return msg
+        if len(msg.text) > 80:
+            return msg
+        menu = await outbox_repo.get_menu(session, channel=msg.channel, chat_id=msg.chat_id)
+        if not menu:
+            return msg
+        data = resolve_label(menu, msg.text, numbered=msg.numbered_menus)
+        if data is None:
+            return msg
+        return dataclasses.replace(msg, button=data, kind="button")
+
+    async def _answer_error(self, msg: Inbound, now) -> int:
+        from handlers.texts import t
+
+        try:
+            async with self.uow_factory() as uow:
+                if msg.update_id is not None:
+                    await core_repo.record_update(
+                        uow.session, channel=msg.channel, update_key=msg.update_id, now=now
+                    )
+                if msg.is_group:
+                    return 0
+                await outbox_repo.enqueue(
+                    uow.session, channel=msg.channel, chat_id=msg.chat_id, user_key=msg.user_id,
+                    text=t("error", self.services.settings.locale), kind="reply",
+                    priority=REPLY_PRIORITY, now=now,
+                )
+                return 1
+        except Exception as exc:
+            log.error("could not record the error reply: %s", type(exc).__name__)
+            return 0
+
+    async def _notify(self) -> None:
+        hook = self.services.on_enqueued
+        if hook is None:
+            return
+        result = hook()
+        if result is not None:
+            await result

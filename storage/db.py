@@ -1,0 +1,66 @@
+"""Engine and session factories. No module-level instances: the app owns them."""
+
+from __future__ import annotations
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
+
+__all__ = ["InvalidDatabaseURL", "create_engine", "create_session_factory", "normalize_database_url"]
+
+# SQLite waits this long for a competing writer before "database is locked".
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+class InvalidDatabaseURL(ValueError):
+    """The configured database URL cannot be used."""
+
+
+def normalize_database_url(url: str) -> str:
+    """Map plain driver names to their asyncio drivers (postgresql -> asyncpg)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise InvalidDatabaseURL(str(exc)) from None
+    backend = parsed.get_backend_name()
+    driver = parsed.get_driver_name()
+    if backend == "sqlite":
+        if driver != "aiosqlite":
+            parsed = parsed.set(drivername="sqlite+aiosqlite")
+    elif backend == "postgresql":
+        if driver != "asyncpg":
+            parsed = parsed.set(drivername="postgresql+asyncpg")
+    else:
+        raise InvalidDatabaseURL(f"unsupported database backend {backend!r}")
+    return parsed.render_as_string(hide_password=False)
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+    url = normalize_database_url(url)
+    if is_sqlite(url):
+        # NullPool: each unit of work gets its own connection, so WAL readers never
+        # hold a stale snapshot and a dropped file is noticed at once.
+        engine = create_async_engine(url, echo=echo, poolclass=NullPool)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return engine
+
+
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,1 @@
+"""Models for the campaigns feature (filled in by that feature)."""

@@ -1,0 +1,1 @@
+"""Models for the hotline feature (filled in by that feature)."""

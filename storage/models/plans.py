@@ -1,0 +1,1 @@
+"""Models for the plans feature (filled in by that feature)."""

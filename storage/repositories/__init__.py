@@ -1,0 +1,1 @@
+"""Repositories: data functions that take a session and never commit."""

@@ -1,0 +1,173 @@
+"""The durable outbox: enqueue in the caller's transaction, claim with a lease,
+mark sent / retry / dead. On PostgreSQL claims use FOR UPDATE SKIP LOCKED so
+several workers never take the same row."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import ChatMenu, OutboxMessage
+
+__all__ = [
+    "claim_due",
+    "enqueue",
+    "mark_dead",
+    "mark_retry",
+    "mark_sent",
+    "next_due_at",
+    "pending_count",
+]
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    channel: str,
+    chat_id: str,
+    text: str,
+    buttons: Sequence[object] = (),
+    user_key: str | None = None,
+    kind: str = "reply",
+    priority: int = 5,
+    dedupe_key: str | None = None,
+    now: datetime,
+    not_before: datetime | None = None,
+) -> OutboxMessage | None:
+    """Add a message; with a dedupe_key already queued, do nothing (returns None)."""
+    if dedupe_key is not None:
+        existing = await session.scalar(
+            select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)
+        )
+        if existing is not None:
+            return None
+    pairs = [[b.label, b.data] for b in buttons]  # type: ignore[attr-defined]
+    row = OutboxMessage(
+        channel=channel,
+        chat_id=chat_id,
+        user_key=user_key,
+        text=text,
+        buttons=pairs,
+        kind=kind,
+        priority=priority,
+        dedupe_key=dedupe_key,
+        status="pending",
+        attempts=0,
+        next_attempt_at=not_before or now,
+        created_at=now,
+    )
+    session.add(row)
+    if pairs:
+        await set_menu(session, channel=channel, chat_id=chat_id, buttons=pairs, now=now)
+    await session.flush()
+    return row
+
+
+async def set_menu(
+    session: AsyncSession, *, channel: str, chat_id: str, buttons: list[list[str]], now: datetime
+) -> None:
+    menu = await session.get(ChatMenu, (channel, chat_id))
+    if menu is None:
+        session.add(ChatMenu(channel=channel, chat_id=chat_id, buttons=buttons, updated_at=now))
+    else:
+        menu.buttons = buttons
+        menu.updated_at = now
+
+
+async def get_menu(session: AsyncSession, *, channel: str, chat_id: str) -> list[list[str]]:
+    menu = await session.get(ChatMenu, (channel, chat_id))
+    return list(menu.buttons) if menu else []
+
+
+def _due_clause(now: datetime):
+    return or_(
+        and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
+        and_(OutboxMessage.status == "sending", OutboxMessage.lease_until < now),
+    )
+
+
+async def claim_due(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    owner: str,
+    lease: timedelta,
+    limit: int = 50,
+    channels: Iterable[str] | None = None,
+) -> list[OutboxMessage]:
+    query = select(OutboxMessage).where(_due_clause(now))
+    if channels is not None:
+        query = query.where(OutboxMessage.channel.in_(list(channels)))
+    query = query.order_by(OutboxMessage.priority, OutboxMessage.id).limit(limit)
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = list((await session.scalars(query)).all())
+    for row in rows:
+        row.status = "sending"
+        row.lease_owner = owner
+        row.lease_until = now + lease
+        row.attempts += 1
+    await session.flush()
+    return rows
+
+
+async def _owned(session: AsyncSession, msg_id: int, owner: str, values: dict) -> bool:
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == msg_id, OutboxMessage.lease_owner == owner,
+               OutboxMessage.status == "sending")
+        .values(**values)
+    )
+    return bool(result.rowcount)
+
+
+async def mark_sent(
+    session: AsyncSession, msg_id: int, *, owner: str, now: datetime, platform_id: str | None
+) -> bool:
+    return await _owned(
+        session, msg_id, owner,
+        {"status": "sent", "sent_at": now, "lease_until": None, "platform_message_id": platform_id},
+    )
+
+
+async def mark_retry(
+    session: AsyncSession, msg_id: int, *, owner: str, at: datetime, error: str
+) -> bool:
+    return await _owned(
+        session, msg_id, owner,
+        {"status": "pending", "next_attempt_at": at, "lease_until": None, "last_error": error[:300]},
+    )
+
+
+async def mark_dead(session: AsyncSession, msg_id: int, *, owner: str, error: str) -> bool:
+    return await _owned(
+        session, msg_id, owner, {"status": "dead", "lease_until": None, "last_error": error[:300]}
+    )
+
+
+async def next_due_at(session: AsyncSession) -> datetime | None:
+    pending = await session.scalar(
+        select(func.min(OutboxMessage.next_attempt_at)).where(OutboxMessage.status == "pending")
+    )
+    leased = await session.scalar(
+        select(func.min(OutboxMessage.lease_until)).where(OutboxMessage.status == "sending")
+    )
+    candidates = [d for d in (pending, leased) if d is not None]
+    if not candidates:
+        return None
+    # min() keeps the column type, so values come back as aware UTC datetimes.
+    return min(candidates)
+
+
+async def pending_count(session: AsyncSession) -> int:
+    return int(
+        await session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(
+                OutboxMessage.status.in_(["pending", "sending"])
+            )
+        )
+        or 0
+    )
