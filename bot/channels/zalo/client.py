@@ -11,7 +11,8 @@ protocol notes, section 8) but is built on httpx and differs in a few places:
 * an idle long poll (HTTP or API 408) makes `get_update` return None instead of
   raising;
 * transport errors, timeouts, 5xx and 429 are retried with capped exponential
-  back-off and jitter (honouring `retry_after` when the API sends one).
+  back-off and jitter (honouring `retry_after` when the API sends one; a
+  `retry_after` above `backoff_max` is raised at once as `RetryAfter`).
   Retrying a send that timed out after reaching Zalo can deliver it twice; use
   `max_retries=0` where that matters more than delivery;
 * `get_webhook_info` returns None when no webhook is set (Zalo answers 404).
@@ -369,9 +370,11 @@ class Bot:
                 )
                 await self._sleep(delay)
 
-    @staticmethod
-    def _retriable(exc: ZaloError) -> bool:
-        if isinstance(exc, RetryAfter | TimedOut):
+    def _retriable(self, exc: ZaloError) -> bool:
+        if isinstance(exc, RetryAfter):
+            # A wait longer than the back-off cap is the caller's call, not a stall here.
+            return exc.retry_after is None or exc.retry_after <= self._backoff_max
+        if isinstance(exc, TimedOut):
             return True
         if isinstance(exc, NetworkError):
             if exc.http_status is None:  # transport failure, nothing answered

@@ -324,6 +324,18 @@ async def test_429_honours_retry_after(bot: Bot, api: FakeZaloAPI, sleeps: Sleep
     assert sleeps.delays == [3.0]
 
 
+async def test_429_with_long_retry_after_is_not_slept_on(
+    api: FakeZaloAPI, sleeps: SleepRecorder
+) -> None:
+    client = Bot(api.token, api.base_url, backoff_max=10.0, sleep=sleeps)
+    api.rate_limit("sendMessage", 1, retry_after=3600)
+    with pytest.raises(RetryAfter) as info:
+        await client.send_message("c1", "hi")
+    await client.shutdown()
+    assert info.value.retry_after == 3600
+    assert sleeps.delays == []
+
+
 async def test_429_exhausted_raises_retry_after(api: FakeZaloAPI, sleeps: SleepRecorder) -> None:
     client = Bot(api.token, api.base_url, max_retries=1, sleep=sleeps)
     api.rate_limit("sendMessage", 5, http_200=True)
