@@ -16,6 +16,7 @@ from handlers import guidance, menu, safety
 from handlers.clock import Clock, SystemClock
 from handlers.context import CoreSettings, Services
 from handlers.core import Core
+from handlers.crypto import Cipher
 from handlers.delivery import Dispatcher, OutboxJob, Sender
 from handlers.jobs import Job, JobRunner
 from handlers.router import Router
@@ -94,6 +95,8 @@ async def build_app(
         settings.secret_key.get_secret_value() if settings.secret_key else None,
         settings.secret_key_file,
     )
+    cipher = Cipher(services.extras["secret_key"])
+    services.extras["cipher"] = cipher
     if with_knowledge:
         load_knowledge(services)
     router = Router("bvte")
@@ -105,7 +108,10 @@ async def build_app(
         return UnitOfWork(session_factory)
 
     all_senders: dict[str, Sender] = dict(senders or {})
-    dispatcher = Dispatcher(uow_factory, all_senders, clock, owner=owner)
+    dispatcher = Dispatcher(
+        uow_factory, all_senders, clock, owner=owner,
+        decrypt=lambda text: cipher.decrypt(text, context="outbox"),
+    )
     jobs = JobRunner([OutboxJob(dispatcher)], clock)
     core = Core(uow_factory, services, router)
     app = App(

@@ -69,6 +69,10 @@ class HandlerContext:
     def locale(self) -> str:
         return self.user.locale or self.services.settings.locale
 
+    @property
+    def cipher(self):  # handlers.crypto.Cipher
+        return self.services.extras["cipher"]
+
     def t(self, key: str, **params: object) -> str:
         return _t(key, self.locale, **params)
 
@@ -113,13 +117,18 @@ class HandlerContext:
         priority: int = 5,
         dedupe_key: str | None = None,
         delay: timedelta | None = None,
+        sensitive: bool = False,
     ) -> None:
-        """Queue a message to any chat in this transaction (the durable outbox)."""
+        """Queue a message to any chat in this transaction (the durable outbox).
+        `sensitive` texts (case details) are stored encrypted until sent."""
+        text = reply.text
+        if sensitive:
+            text = self.services.extras["cipher"].encrypt(text, context="outbox")
         await outbox_repo.enqueue(
             self.session,
             channel=channel,
             chat_id=chat_id,
-            text=reply.text,
+            text=text,
             buttons=reply.buttons,
             user_key=user_key,
             kind=kind,

@@ -36,12 +36,15 @@ def backoff(attempts: int, *, base: float = 2.0, cap: float = 600.0) -> float:
     return delay * (0.8 + 0.4 * random.random())
 
 
-def to_outbound(row: OutboxMessage) -> Outbound:
+def to_outbound(row: OutboxMessage, decrypt: Callable[[str], str] | None = None) -> Outbound:
+    text = row.text
+    if decrypt is not None and text.startswith("enc1:"):
+        text = decrypt(text)
     return Outbound(
         id=row.id,
         channel=row.channel,
         chat_id=row.chat_id,
-        text=row.text,
+        text=text,
         buttons=tuple(Button(label, data) for label, data in (row.buttons or [])),
         user_key=row.user_key,
         kind=row.kind,
@@ -59,7 +62,9 @@ class Dispatcher:
         lease: timedelta = timedelta(seconds=60),
         batch: int = 50,
         max_attempts: int = 12,
+        decrypt: Callable[[str], str] | None = None,
     ) -> None:
+        self.decrypt = decrypt
         self.uow_factory = uow_factory
         self.senders = senders
         self.clock = clock
@@ -79,7 +84,7 @@ class Dispatcher:
                 uow.session, now=now, owner=self.owner, lease=self.lease, limit=self.batch,
                 channels=list(self.senders),
             )
-            claimed = [(to_outbound(r), r.attempts) for r in rows]
+            claimed = [(to_outbound(r, self.decrypt), r.attempts) for r in rows]
         if not claimed:
             return 0
         # One chat's messages go in order; different chats go concurrently.

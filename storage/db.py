@@ -47,6 +47,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Overwrite deleted content (purged personal data must not linger in free pages).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
