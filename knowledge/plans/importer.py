@@ -97,6 +97,18 @@ def is_org_name(text: str) -> bool:
     return bool(_ORG_RE.match(text.strip(' “"('))) and len(text) <= 260
 
 
+def _looks_like_heading(text: str) -> bool:
+    """A body's name alone (no duty verb, no sentence punctuation)."""
+    return (
+        len(text) <= 140
+        and is_org_name(text)
+        and not _DUTY_VERB_RE.search(text)
+        and ":" not in text.rstrip(":")
+        and not text.endswith((",", ";", "-", "–"))
+        and text.count("(") <= text.count(")")
+    )
+
+
 # --- document header: year, issuer, level ------------------------------------------
 
 _ISSUE_DATE_RE = re.compile(r"ngày\s*[\d.…_ ]*\s*tháng\s*[\d.…_ ]*\s*năm\s+(20\d\d)", re.IGNORECASE)
@@ -427,7 +439,7 @@ def import_plan(text: str) -> dict[str, Any]:
     """
     if not text or not text.strip():
         raise PlanImportError("empty text")
-    paras = split_paragraphs(text)
+    paras = split_paragraphs(text, is_heading=_looks_like_heading)
     full = "\n".join(p.text for p in paras)
     year = _find_year(paras)
     issuer, level = _find_issuer(paras)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -33,6 +34,7 @@ _DANGLING_WORDS = frozenset(
     "của và các về với cho tại trong theo số ngày đến từ là được bị để những này "
     "trên dưới hoặc nhằm như gồm có thuộc giữa mà thì nhưng vì do qua kể cả hết".split()
 )
+_CLOSING_START_RE = re.compile(r"^(?:Trên đây|Nơi nhận|TM\.|KT\.|T/M|K/T)")
 _ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50}
 
 
@@ -151,6 +153,8 @@ def _wrap_width(lines: list[str]) -> int | None:
 
 def _continues(prev: str, line: str, blank_between: bool, width: int | None) -> bool:
     """Whether ``line`` (no marker) continues the paragraph ending in ``prev``."""
+    if _CLOSING_START_RE.match(line):
+        return False
     first = line[0]
     if first.islower() or first in ",;)]%" or line.startswith("./."):
         return True
@@ -166,8 +170,13 @@ def _continues(prev: str, line: str, blank_between: bool, width: int | None) -> 
     return False
 
 
-def split_paragraphs(text: str) -> list[Para]:
-    """Paragraphs of ``text`` with wrapped lines joined and markers classified."""
+def split_paragraphs(text: str, is_heading: Callable[[str], bool] | None = None) -> list[Para]:
+    """Paragraphs of ``text`` with wrapped lines joined and markers classified.
+
+    ``is_heading`` tells whether a one-line numbered item reads as a complete
+    heading (a body's name): then a capitalised next line starts its body instead
+    of continuing it, even when the heading fills the wrap width.
+    """
     text = unicodedata.normalize("NFC", text.lstrip("\ufeff")).replace("\r\n", "\n")
     text = text.replace("\r", "\n").replace("\u00a0", " ").replace("\t", " ")
     cleaned: list[tuple[str, bool, int]] = []
@@ -180,21 +189,48 @@ def split_paragraphs(text: str) -> list[Para]:
     paras: list[Para] = []
     last_line = ""
     blank = True
+    lines_in_para = 0
     for line, emph, indent in cleaned:
         if not line:
             blank = True
             continue
         kind, marker, rest = _classify(line)
         if (
+            kind == "bullet"
+            and marker == "-"
+            and width
+            and not blank
+            and paras
+            and paras[-1].kind == "text"
+            and not paras[-1].emph
+            and len(last_line) >= 0.75 * width
+            and last_line[-1].isalnum()
+        ):
+            # "… (qua phòng Lao động" / "- Thương binh và Xã hội)": a hyphen that the
+            # wrap put at the start of a line, not a bullet.
+            kind, marker, rest = "text", "", line
+        heading_done = (
+            is_heading is not None
+            and paras
+            and lines_in_para == 1
+            and paras[-1].kind in ("num", "letter", "roman")
+            and line[0].isupper()
+            and last_line.rsplit(" ", 1)[-1].lower() not in _DANGLING_WORDS
+            and is_heading(paras[-1].text)
+        )
+        if (
             kind == "text"
             and paras
             and not paras[-1].emph
+            and not heading_done
             and _continues(last_line, line, blank, width)
             and not (paras[-1].text.endswith("./."))
         ):
             paras[-1].text = normalise_space(paras[-1].text + " " + line)
+            lines_in_para += 1
         else:
             paras.append(Para(kind, marker, normalise_space(rest), emph, indent))
+            lines_in_para = 1
         last_line = line
         blank = False
     return [p for p in paras if p.text]
