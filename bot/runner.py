@@ -29,7 +29,7 @@ def build_channels(settings: Settings, *, webhook: bool) -> list:
         if webhook:
             hook = WebhookConfig(
                 listen=settings.webhook_listen, port=settings.webhook_port, url_path="telegram",
-                webhook_url=f"{(settings.webhook_url or '').rstrip('/')}/telegram",
+                webhook_url=f"{settings.webhook_url.rstrip('/')}/telegram" if settings.webhook_url else "",
                 secret_token=settings.webhook_secret.get_secret_value() if settings.webhook_secret else "",
             )
         channels.append(TelegramChannel(
@@ -106,7 +106,17 @@ async def serve(settings: Settings, *, webhook: bool = False, workers: int = 1) 
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     started: list = []
+    web = None
     try:
+        if webhook:
+            # One HTTP server for every channel's webhook (bot.web), up before the
+            # channels register their URLs with the platforms.
+            from bot.web import WebServer, create_web_app
+
+            web = WebServer(
+                create_web_app(app, channels), settings.webhook_listen, settings.webhook_port
+            )
+            await web.start()
         for channel in channels:
             await channel.start(app)
             started.append(channel)
@@ -115,6 +125,8 @@ async def serve(settings: Settings, *, webhook: bool = False, workers: int = 1) 
         await stop.wait()
         log.info("stopping")
     finally:
+        if web is not None:
+            await web.stop()
         await runner.stop()
         for channel in reversed(started):
             try:

@@ -9,7 +9,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from telegram import Update
-from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.channels.telegram.render import keyboard, split_text
@@ -87,6 +94,7 @@ def _chat_id(chat_id: str) -> int | str:
 
 class TelegramChannel:
     name = NAME
+    webhook_secret_header = "X-Telegram-Bot-Api-Secret-Token"
 
     def __init__(self, token: str, *, base_url: str | None = None, webhook: WebhookConfig | None = None) -> None:
         self._token = token
@@ -112,11 +120,16 @@ class TelegramChannel:
         updater = self.ptb.updater
         assert updater is not None
         if self._webhook is not None:
+            # Webhook mode: bot.web serves POST /telegram next to the other channels on
+            # one port (PTB's own server would collide with it); we only register the URL.
             w = self._webhook
-            await updater.start_webhook(
-                listen=w.listen, port=w.port, url_path=w.url_path, webhook_url=w.webhook_url,
-                secret_token=w.secret_token, allowed_updates=ALLOWED_UPDATES,
-            )
+            if w.webhook_url:
+                await self.ptb.bot.set_webhook(
+                    url=w.webhook_url, secret_token=w.secret_token or None,
+                    allowed_updates=ALLOWED_UPDATES,
+                )
+            else:
+                log.warning("telegram webhook mode without BVTE_WEBHOOK_URL: setWebhook not called")
         else:
             await updater.start_polling(allowed_updates=ALLOWED_UPDATES, timeout=10)
         log.info("telegram channel started (%s)", "webhook" if self._webhook else "polling")
@@ -130,6 +143,26 @@ class TelegramChannel:
         if ptb.running:
             await ptb.stop()
         await ptb.shutdown()
+
+    @property
+    def webhook_ready(self) -> bool:
+        return self._app is not None and self.ptb is not None and self.ptb.running
+
+    async def process_webhook(self, payload: object) -> None:
+        """One webhook body from bot.web (secret already checked). ValueError when malformed.
+
+        Runs the update through PTB's handlers, i.e. `_on_update` -> `Core.handle`,
+        which commits the update id and the replies before this returns.
+        """
+        if self.ptb is None or not isinstance(payload, dict):
+            raise ValueError("not a Telegram update")
+        try:
+            update = Update.de_json(payload, self.ptb.bot)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise ValueError("malformed Telegram update") from None
+        if update is None:
+            raise ValueError("malformed Telegram update")
+        await self.ptb.process_update(update)
 
     async def _on_update(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         if not isinstance(update, Update) or self._app is None:
