@@ -1,0 +1,393 @@
+"""Safety triage: before retrieval, decide whether a message is an emergency,
+a disclosure of abuse, a request to report, or small talk.
+
+Design
+------
+Everything works on :func:`knowledge.normalize.normalize` output (ASCII
+syllables, teencode expanded). Patterns are grouped by *linguistic role*, not
+by memorised sentences, and each group carries a weight:
+
+* **harm** - verbs and phrases of harm to a child: violence, sexual abuse,
+  luring and online exploitation, bullying and humiliation, neglect, forced
+  labour or marriage, trafficking. ``bị`` + harm (passive) and agent + harm +
+  victim (active) both count.
+* **anchor** - what makes it a concrete event rather than a topic: a concrete
+  victim or agent ("con tôi", "bé nhà hàng xóm", "bố em", "có một ông…"), the
+  victim's own voice ("em bị…"), tense/aspect and time ("đã", "vừa", "hôm qua",
+  "mấy tuần nay", "hay", "cứ", "ngày nào cũng"), narrative verbs ("kể là",
+  "phát hiện"), an age ("14 tuổi").
+* **generic** - what makes it a guidance question: knowledge questions ("làm
+  sao biết", "dấu hiệu", "cách", "có nên", "luật"), a condition or worry in
+  front of the harm ("khi con bị…", "nếu…", "sợ bé bị…"), a generic child
+  ("trẻ em", "học sinh") with no concrete event.
+* **urgent** - danger now or within hours: calls for help ("cứu với"),
+  ongoing harm ("đang đánh"), threats for tonight, locking in, abduction and
+  missing children, drowning or unconsciousness, suicidal words.
+
+Emergency = urgent - generic above a threshold. Disclosure = harm x anchor -
+generic above a threshold. Recall matters more than precision: a concrete
+victim plus a harm is a disclosure even when the sentence ends with "phải làm
+sao?" - only knowledge questions and conditions turn it into guidance.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from knowledge.normalize import normalize
+
+__all__ = ["Triage", "triage"]
+
+
+@dataclass(frozen=True, slots=True)
+class Triage:
+    """Result of :func:`triage`. ``intent`` None means "go to retrieval"."""
+
+    intent: str | None
+    score: float
+    reasons: tuple[str, ...] = ()
+
+
+def _rx(*alternatives: str) -> re.Pattern[str]:
+    return re.compile(r"\b(?:" + "|".join(alternatives) + r")\b")
+
+
+_W = r"(?:\w+ )"  # one syllable and a space, for gaps like {0,3}
+
+# --- people ------------------------------------------------------------------
+_PRON = r"(?:toi|em|con|chau|be|minh|no|tui|tao|con toi|con em|be nha|nguoi em|nguoi con)"
+_OWNER = r"(?:toi|em|minh|tao|nha toi|nha em|nha minh|cua toi|cua em|cua minh|nha|ba|tui|ta)"
+_KIN = (
+    r"(?:bo|me|ba|cha|chong|vo|ong|ba noi|ba ngoai|ong noi|ong ngoai|chu|bac|cau|di|co|thim|mo|"
+    r"anh|chi|anh ho|chi ho|me ke|bo duong|cha duong|me ghe|dượng|duong|ban trai|nguoi yeu|"
+    r"thay|co giao|thay giao|ban|ban cung lop)"
+)
+_CONCRETE = _rx(
+    rf"(?:con|chau|be|em|dua con|con gai|con trai|em gai|em trai|chau gai|chau trai|chau noi|"
+    rf"chau ngoai|hoc sinh|hoc tro|ban|chi|anh) (?:lon |nho |ut |gai |trai |\d+ tuoi |\d+t )?{_OWNER}",
+    r"(?:con|be|chau|dua be|thang be|con be|dua nho|nha) (?:nha |cua )?(?:hang xom|ben canh|nha ben|"
+    r"doi dien|trong xom|o xom|dau ngo|cuoi ngo|ben)",
+    r"hang xom|nha ben canh|trong xom|o xom|trong lang|o lang|trong ban|o ban",
+    rf"(?:co|thay|gap) (?:mot |1 )?(?:be|chau|em|dua tre|dua be|dua nho|ban|hoc sinh|con be|thang be|ong|ba|"
+    r"nguoi|chu|anh|thang|gia|thay|co|ke|bon|nhom|tui)",
+    r"(?:thang|con) (?:cu|ut|be|nho) \w+",
+    r"(?:mot|1) (?:be|chau|em|dua tre|dua be|dua nho|ban|hoc sinh|con be|thang be|chi|co be)",
+    rf"{_KIN} (?:toi|em|minh|tui|no|ay|kia|do|nha ben|hang xom|chau|cua em|cua toi|cua chau)",
+    r"(?:tui|bon|dam|nhom) (?:no|ban|lop tren|lop|ho|chung no|con trai|con gai)",
+    r"\d+ ?(?:tuoi|t)",
+    r"be gai|be trai|co be|cau be|dua nho|thang nho|con nho|em hoc sinh|hoc (?:sinh|tro) (?:cua )?(?:toi|minh|em|lop)|"
+    r"lop (?:toi|minh|em|con) co|nha (?:toi|em|minh) co|(?:nguoi|ong|gia|thang|ga|lao|han|ba|mu) (?:dan ong|la|do|kia|ay|ta|nay)",
+)
+_VICTIM_VOICE = _rx(rf"(?:toi|em|minh|tao|con|chau|tui|no|ban em|ban con) (?:da |vua |dang |cu |hay |lai |moi |bi )*bi")
+
+# --- harm --------------------------------------------------------------------
+_DANH = (
+    r"danh(?! (?:gia|dau|thuc|rang|bong|may|chu|tinh|sach|ba|hieu|du|nghia|tieng|phan|muc|tu|lua|"
+    r"bac|bai|vo|con quay|cap|trong|dan|co|vo cam)\b)"
+)
+_HARM_VERB = (
+    _DANH + r"|dap|tat|dam|bop co|xich|troi tay|troi chan|di thuoc|chich dien|bao hanh|bao luc|"
+    r"hanh ha|nguoc dai|chui|mang|lam nhuc|si nhuc|de doa|doa|nhot|khoa|bo doi|bo mac|bo roi|"
+    r"ep|bat|tra tan|phat quy|so|so mo|sam so|hiep|hiep dam|cuong hiep|cuong dam|dam o|xam hai|"
+    r"quay roi|giao cau|om hon|du|lua|ru|doi anh|doi tien|tong tien|bat nat|treu|che gieu|co lap|"
+    r"tay chay|danh hoi dong|xuc pham|boi nho|ban|ga|dua|dan|bat coc|lam hai|hai|gia hai"
+)
+# Single harm words: count only with a strong concrete anchor.
+_HARM_WORD = _rx(
+    _DANH + r"|lam chuyen|chuoc ruou|ep uong|ngu chung|ngu cung giuong|bi mat cua|cho kin|vung kin|lo anh|"
+    r"dang anh|day (?:\w+ )?xuong|dap cua|pha cua|duoi danh|lam nhuc|dap|tat|chui|nhot|doa|ep|bat nat|xam hai|bao luc|so|quan he|gui hinh|gui anh|vet bam|"
+    r"bam tim|dau rat|chay mau|roi may|that lung|cay|gay|kim|xich|troi|hiep|bo roi|bo mac"
+)
+# "bị" + something that is not an illness or a school matter, said of a concrete child.
+_BENIGN_BI = frozenset(
+    "om sot ho cam dau benh can thi viem di ung tao bon tieu chay say mat mat stress tram cam "
+    "roi diem thieu beo gay coi con trung muoi ran giun nhiem hen sau sún sun tu ky adhd tang dong "
+    "cham chua mun nam lac hoang chong mat nac nghen the thuong khong kem nga trat trot va boc "
+    "ngo dong lanh nong phong bong hoi truot luu ban".split()
+)
+_BI_ANY = re.compile(r"\bbi (\w+)")
+_HARM_PASSIVE = re.compile(rf"\bbi {_W}{{0,3}}?(?:{_HARM_VERB})\b")
+_HARM = _rx(
+    # sexual
+    r"so (?:vao |soang |mo |nan |len |nguoi )?(?:nguoi|vung kin|cho kin|nguc|mong|dui|chim|vu|ben duoi|quan|em|con|chau|be)",
+    r"sam so|so mo|hiep dam|hiep|cuong hiep|cuong dam|dam o|xam hai|quay roi|giao cau|lam hai|gia hai",
+    r"om hon|hon (?:len |vao )?(?:moi|ma|co|nguoi)|ngoi (?:len )?dui|coi (?:\w+ )?(?:quan|ao|do)|"
+    r"keo quan|tut quan|lot quan|lot do|vung kin|cho kin|co thai|mang thai",
+    r"(?:bat|cho|ep|ru) (?:\w+ ){0,2}(?:xem|coi) (?:\w+ ){0,2}(?:phim|clip|anh|hinh|cung)",
+    r"phim (?:den|sex|nguoi lon|khieu dam|do)|loi le (?:khiem nha|tuc tiu|gho|bay ba|dam o)|"
+    r"(?:gap|di choi|di) rieng|giu bi mat|tang qua",
+    # luring, online exploitation, sextortion
+    r"du (?:\w+ ){0,3}(?:quan he|gui|vao|gap|di|len|ngu|chup|cho|lam)|du do|lua (?:\w+ ){0,2}(?:di|sang|qua|gap|gui)",
+    r"(?:doi|xin|bat|ep|doa|du) (?:\w+ ){0,3}(?:gui|chup|quay) (?:\w+ ){0,2}(?:anh|hinh|clip|video)",
+    r"(?:anh|hinh|clip|video) (?:nong|nude|khoa than|nhay cam|tam|kin|sex)|anh nong|nude|khoa than",
+    r"(?:doa|se|dinh|de doa|doi) (?:\w+ ){0,3}(?:tung|phat tan|dang|gui|lo) (?:\w+ ){0,4}(?:anh|hinh|clip|video|len|cho)",
+    r"tung anh|tung clip|quay clip|quay len|dang len (?:nhom|mang|facebook|tiktok|zalo)|tong tien|"
+    r"doi (?:\w+ )?(?:tien|trieu|nghin|nap the)",
+    # violence and humiliation
+    rf"bao hanh|bao luc|nguoc dai|hanh ha|danh dap|danh hoi dong|bat nat|tra tan|phat quy|"
+    rf"{_DANH} (?:\w+ ){{0,2}}(?:tim|bam|chay mau|sung|gay|ngat|chet|nhu|bang|ca ngay|moi ngay|suot|hoai)",
+    rf"(?:{_DANH}|dap|tat|dam|chui|doa|nhot|om|hiep|bop co|tat vao|dam vao) (?:\w+ )?{_PRON}",
+    r"tat (?:vao )?(?:mat|ma)|da (?:vao|vo|bung|dit|mat)|chui (?:\w+ ){0,3}(?:la|bang|ngu|do|suot|moi ngay)|"
+    r"do con hoang|do an hai|lap (?:group|nhom) (?:\w+ )?chui|che gieu|co lap|tay chay",
+    # neglect, labour, marriage, trafficking
+    r"bo doi|bo mac|bo roi|bo bo|khong cho (?:\w+ ){0,2}(?:an|di hoc|ve|ra ngoai|ngu)|"
+    r"de (?:\w+ ){0,4}o nha (?:mot minh|1 minh)|ngu ngoai (?:chuong|duong|hien)",
+    r"(?:ep|bat|buoc) (?:\w+ ){0,2}(?:lay chong|lay vo|cuoi|di lam|lam viec|lam het|nghi hoc|ban|"
+    r"xin an|an xin|di lam thue|bo hoc|uong ruou|nop tien|lam o|ngoi|lam)",
+    r"ga (?:\w+ ){0,4}(?:cho|di|lay)|ep cuoi|tao hon|giu giay to",
+    r"(?:ban|dua|dan|du|lua|mang) (?:\w+ ){0,3}(?:sang|qua|ra) (?:trung quoc|tq|bien gioi|cam pu chia|campuchia|lao|nuoc ngoai)",
+    r"bat coc|tien chuoc",
+    r"ga gam|ga (?:\w+ )?(?:quan he|ngu|tinh|di nha nghi)|(?:muon|doi|ep|ru|du) (?:\w+ ){0,2}quan he|"
+    r"quan he (?:voi )?(?:em|con|chau|be|no)|khong mac (?:ao|quan|do|gi)|coi do|coi het|"
+    r"hua (?:\w+ ){0,4}(?:neu|de|mien la)|lam thue|lo gach|(?:phai|bat|bi) (?:\w+ )?(?:nghi hoc|bo hoc) (?:\w+ )?(?:di lam|lam)|"
+    r"xe vo|nhan tin (?:\w+ ){0,2}(?:khieu dam|tuc tiu|sex|ga gam|bay)|khieu dam",
+    # wider lexicon of harm (violence, sexual, neglect, labour, online), used with anchors
+    r"veo|nheo|bat tai|vut|quat|day nga|xo nga|dim (?:\w+ )?(?:nuoc|dau)|dot|giat toc|tum toc|"
+    r"be tay|can choi|day dien|day nit|that lung|roi mây|roi may|tham tim|bam dap|u dau|rach|"
+    r"mang chui|quat thao|si nhuc|lang ma|chi chiet|duoi (?:\w+ )?ra khoi nha|nhin doi|nhin an|de doi",
+    r"vuot ve|mo mam|dung cham|gio tro|lam bay|lam chuyen (?:do|nguoi lon|xau|bay)|lot do|khoe (?:chim|cho kin)|"
+    r"lam dung|xam pham|hai (?:em|con|chau|be|no)|co bau|mang bau|ham hiep",
+    r"tran lot|xin deu|chan duong|giat do|bat nop|bieu danh|beu xau|ghep anh|hack|"
+    r"chuyen tien|nap the|viec nhe luong cao|moi gioi|bat vo|keo vo|lang thang|an xin|"
+    r"khong (?:ai )?(?:cham|lo|nuoi|cho an)|khong (?:duoc )?(?:cho )?di hoc|khong tra luong|"
+    r"phu ho|ban ve so|lam osin|giup viec|bung be|lam tu sang|lam (?:den|toi) (?:khuya|dem)",
+    r"(?:dan|du|keo|loi|goi|bat|ru|dua) (?:\w+ ){0,3}vao (?:nha|phong|lan|nha nghi|khach san|bui|kho|xe|hem|rung|nha ve sinh)"
+    r"|dong cua lai|cho (?:keo|qua|tien) (?:\w+ ){0,3}(?:roi|xong)",
+)
+
+# --- anchors ---------------------------------------------------------------------
+_TIME = _rx(
+    r"da|vua|vua moi|moi day|hom qua|hom kia|hom nay|hom truoc|hom bua|toi qua|dem qua|sang nay|"
+    r"chieu nay|trua nay|toi nay|dem nay|luc nay|ban nay|nam nay|nam ngoai|tu nay|nay gio|dang",
+    r"(?:tuan|thang|nam|hoi) (?:truoc|roi|nay|qua)|"
+    r"(?:may|vai|mot|hai|ba|\d+) (?:hom|ngay|tuan|thang|nam|lan|buoi|toi|dem|tieng) (?:nay|qua|truoc|roi|lien)",
+    r"dao nay|gan day|thoi gian nay|lan nao|nhieu lan|may lan|thuong xuyen|suot|lien tuc|hang ngay|"
+    r"ngay nao cung|dem nao cung|moi ngay|moi khi|moi lan|ca ngay|ca dem|suot ngay|hoai|"
+    r"cu|hay|luon|thuong|van|lai bi|tu (?:hom|khi|luc|nam|thang|hoi|sang|chieu|trua|toi)",
+)
+_NARRATIVE = _rx(
+    r"phat hien|moi biet|nghe (?:noi|ke)|(?:toi|em|minh|tui) nghi|vet (?:roi|bam|thuong|cao|bong)|ke (?:la|voi|lai|rang)|ve nha ke|noi (?:la|voi toi|voi em|rang)|"
+    r"thu nhan|tam su|nhin thay|thay (?:co|vet|no|con|be|chau)|bat gap|chung kien|nghi (?:la|ngo)|"
+    r"toi la (?:giao vien|co giao|thay giao|me|bo|hang xom)",
+)
+
+# --- guidance frames ---------------------------------------------------------------
+_KNOWLEDGE_Q = _rx(
+    r"(?:lam sao|lam the nao|the nao) (?!(?:bay gio|gio|day|a|ha|nhi|vay|the|ban|ad|oi|duoc|khong)\b)\w+",
+    r"lam sao (?:de|biet|nhan biet|phat hien|phong|tranh|day|noi|giup|cho|ngan)",
+    r"lam the nao de|lam the nao biet|the nao (?:la|thi duoc)|co phai (?:la)?|la gi|nghia la",
+    r"dau hieu|nhan biet|bieu hien|nhan ra|phat hien som|tai sao|vi sao|tai vi sao|ly do",
+    r"cach|ngan (?:chan|ngua)|dau hieu (?:\w+ ){0,3}(?:la gi|gi|nao)",
+    r"phong (?:tranh|ngua|chong|bi|khi)|de phong|ngan ngua|ngan chan|tranh (?:bi|cho|de|xa)",
+    r"co nen|nen (?:day|noi|cho|de|phan ung)|nen lam (?!gi\b)|co duoc (?:phep)?|co bi (?:phat|xu ly|tu|sao)|"
+    r"bi phat|phat bao nhieu|xu phat|muc phat|quy dinh|luat|dieu luat|nghi dinh|bo luat|toi gi|toi danh|"
+    r"trach nhiem|quyen|tuoi nao|bao nhieu tuoi|may tuoi thi",
+    r"day (?:con|tre|be|cac con|hoc sinh|chau)|noi (?:voi|chuyen voi) (?:con|tre|be)|giai thich|tro chuyen",
+    r"ky nang|kien thuc|tai lieu|chuong trinh|tuyen truyen|ke hoach|quy trinh|thu tuc|bieu mau|"
+    r"xa (?:phai|can|co)|tiep nhan|danh gia nguy co|truong hop nao",
+)
+_CONDITION = _rx(
+    r"khi|neu|lo|nhu lo|gia su|gia nhu|truong hop|phong khi|mot khi|"
+    r"so|lo so|lo lang|lo ngai|e rang|de khong|de tranh|co the|co kha nang|nguy co|de bi",
+)
+_GENERIC_CHILD = _rx(
+    r"tre|tre em|tre nho|tre con|cac con|con cai|cac chau|cac em|hoc sinh|thieu nhi|vi thanh nien|"
+    r"mot dua tre|dua tre|con nit|nguoi ta|ai do|nguoi khac|nguoi nao",
+)
+
+# --- urgent --------------------------------------------------------------------------
+_SUICIDE = _rx(
+    r"muon chet|muon tu tu|tu tu|tu sat|khong muon song|chang muon song|het muon song|chan song|"
+    r"song lam gi|song de lam gi|chet (?:cho|di cho) (?:xong|roi|nhe)|chet quach|se chet|"
+    r"ket thuc (?:cuoc doi|cuoc song|tat ca|moi thu|het)|bien mat (?:mai mai|khoi)|"
+    r"nhay (?:lau|cau|song)|(?:dung|ngoi|leo) (?:\w+ ){0,2}(?:cau|lau|noc|san thuong) (?:\w+ ){0,4}nhay|"
+    r"treo co|day thung|uong (?:\w+ ){0,3}(?:thuoc ngu|thuoc chuot|thuoc sau|thuoc tru sau|vi thuoc|het thuoc)|"
+    r"rach tay|cat tay|cua tay|tu lam dau|tu hai|khong thiet song|khong con muon|muon ra di|"
+    r"khong con ly do|nhan tin tam biet|loi tam biet|de lai thu|"
+    r"khong (?:muon |can )?(?:day|thuc day|tinh day) nua|ngu (?:mai mai|luon khong)|khong con thiet",
+)
+_HELP_NOW = _rx(
+    r"cuu (?:voi|toi|em|con|chau|be|minh|tui|tao|giup|gap)(?! (?:nguoi|tre|duoi|ho|hoa|thuong|ban))",
+    r"cuu (?:\w+ )?voi$|cuu voi|khan cap|gap lam|nhanh len|nhanh giup|ngay lap tuc|"
+    r"(?:bay gio|gio) (?:phai )?lam (?:sao|gi)|lam sao bay gio|sos|help me|^gap|hoang qua|^(?:\w+ )?cuu(?: \w+)?$",
+)
+_HELP_WEAK = _rx(r"giup (?:\w+ ){0,2}voi$|giup voi|giup (?:toi|em|con|chau|minh) gap")
+_NOW = _rx(
+    r"dang|ngay bay gio|bay gio|gio|luc nay|hien gio|hien tai|ngay luc nay|toi nay|dem nay|chieu nay|"
+    r"sap|chuan bi|ngay mai|sang mai|vai tieng nua|may tieng nua|tu sang|tu chieu|tu trua|tu toi|tu hom qua|"
+    r"tu nay|nay gio|vua|roi$|\d+ tieng (?:roi|nay|qua)",
+)
+_ABDUCT = _rx(
+    r"bat coc|tien chuoc|bat (?:\w+ ){0,2}di(?! (?:hoc|lam|ban|ngu|an|choi|tam|xin))|"
+    r"(?:be|bat|keo|loi|dua|cho|du|ep) (?:\w+ ){0,3}(?:len xe|len o to|len oto|chay mat|di mat|vao bui|vao nha nghi)",
+    r"(?:dua|dan|ban|mang|cho) (?:\w+ ){0,3}(?:qua|sang|vuot) (?:bien gioi|trung quoc|tq|campuchia|cam pu chia|lao)",
+)
+_DANGER = _rx(
+    r"mat tich|khong thay (?:\w+ ){0,2}(?:dau|tam hoi|ve)|chua (?:\w+ )?(?:ve|thay)|khong ve nha|"
+    r"khong lien lac duoc|mat lien lac|lac mat|di lac|tre lac|bi lac|tim khong thay|khong tim thay|"
+    r"chay tron|tron (?:ra|thoat) (?:duoc|khoi)|dang tron|dang (?:di )?tim (?:em|con|toi|chau)",
+    r"(?:di theo|bam theo|rinh|theo doi|cho|doi) (?:\w+ ){0,2}(?:em|con|toi|chau|be|minh) (?:ve|o|ngoai|truoc)",
+    r"nhot (?:\w+ ){0,3}(?:trong|lai|o|vao)|bi nhot|khoa (?:\w+ ){0,2}(?:trong|lai)|bi xich|bi troi|bi giam",
+    # water, body
+    r"duoi nuoc|chet duoi|bi duoi|(?:roi|nga|te) (?:\w+ )?(?:xuong|xuong duoi) (?:ao|ho|song|gieng|suoi|be|muong|kenh|bien|nuoc)|"
+    r"(?:roi|nga|te) (?:xuong )?(?:ao|ho|song|gieng|suoi|be nuoc|muong|kenh)|chim (?:xuong|duoi|nghim)|"
+    r"nuoc cuon|bi cuon|troi (?:tren|theo|ra|xuong|giua) (?:\w+ )?(?:suoi|song|nuoc|bien|ho|lu)|"
+    r"vot (?:\w+ )?len|keo (?:\w+ )?len",
+    r"khong tho|ngung tho|tat tho|bat tinh|khong tinh|ngat xiu|li bi|tim ngung|tim khong dap|tim tai|"
+    r"nuot (?:phai |nham )?(?:\w+ )?(?:pin|dong xu|hat|do choi|nam cham|thuoc)|hoc (?:di vat|xuong|hat)|"
+    r"(?:ran|cho|ong) (?:\w+ )?can|kho tho|tim tai|lim|chay mau nhieu|mau chay|co giat|dien giat|bong nang|ngo doc|uong nham|an nham|nga tu tang",
+    # threats with weapons
+    r"doa giet|giet|danh chet|cam dao|cam gay|cam keo|chem|dam dao|bop co",
+    r"chay nha|hoa hoan|xe (?:tong|dam|can)|tai nan|mac ket|ket trong|lu cuon|nuoc lu|bien tam|"
+    r"di dau mat|khong nghe may|tat may|vinh biet|ganh nang|khong ai can|xin loi (?:moi nguoi|bo me|ca nha)",
+)
+_ONGOING = re.compile(
+    rf"\b(?:dang|van dang|luc nay|bay gio|ngay bay gio|tu nay|nay gio) {_W}{{0,3}}(?:bi )?"
+    rf"(?:{_HARM_VERB}|keo|loi|doa|dua|dan|chui|ep|duoi|dap cua|pha cua|theo|rinh|cam|say|dot|chay|"
+    rf"chim|duoi nuoc|chay mau|co giat|ngat|sot cao)\b"
+)
+_SOON = re.compile(
+    r"\b(?:se|sap|dinh|doi|hen|ru|bat) (?:\w+ ){0,4}(?:" + _DANH + r"|giet|bat|dua|ban|gap|den|don)\b"
+    r".*\b(?:toi nay|dem nay|chieu nay|sang mai|ngay mai|bay gio|luc nay|ngay)\b"
+    r"|\b(?:toi nay|dem nay|chieu nay|sang mai|ngay mai)\b.*\b(?:se|sap|dinh|hen|bat) (?:\w+ ){0,4}(?:"
+    + _DANH + r"|giet|bat|dua|ban|gap|den|don|chet)\b"
+)
+_URGENT_NOW = _rx(r"dang|bay gio|toi nay|dem nay|luc nay|ngay luc nay")
+_SUSPECT = _rx(r"nghi (?:la|ngo|rang)|(?:toi|em|minh|tui) nghi|hinh nhu|co ve|khong biet co")
+_PAST = _rx(
+    r"nam (?:ngoai|truoc|roi)|(?:tuan|thang|hoi|luc|hom|dot) truoc|ngay xua|luc nho|hoi nho|"
+    r"tu lau|da lau|ke lai|ve nha ke|(?:may|vai|\d+) (?:thang|nam) (?:truoc|roi)"
+)
+_FEAR_NOW = _rx(r"(?:em|con|toi|chau|minh) (?:dang |rat |that )?(?:so|hoang) (?:lam|qua|chet|kinh)")
+
+# --- report requests --------------------------------------------------------------------
+_REPORT_VERB = (
+    r"(?:to giac|to cao|bao tin|tin bao|trinh bao|bao cao|phan anh|khai bao|bao (?:cong an|canh sat|chinh quyen|"
+    r"xa|phuong|ubnd|uy ban|vu viec|vu|mot vu|1 vu|cho (?:cong an|xa|chinh quyen|ai|ban))|gui (?:don|tin bao|thong tin)|thong bao (?:vu|ve)|"
+    r"don to giac|ghi nhan)"
+)
+_REPORT_WANT = re.compile(
+    rf"\b(?:muon|can|xin|cho (?:toi|em|minh|chau|con)|de nghi|dinh|phai|giup (?:toi|em|minh)|mo|tao|lam|"
+    rf"bat dau|gui) {_W}{{0,2}}{_REPORT_VERB}\b"
+)
+_REPORT_BARE = re.compile(rf"^{_W}{{0,2}}{_REPORT_VERB}(?: \w+){{0,6}}$")
+_REPORT_QUESTION = _rx(
+    r"o dau|the nao|nhu the nao|ra sao|cach|so nao|so may|goi so|co bi lo|lo danh tinh|an danh|giau ten|"
+    r"co can|co phai|bao lau|sau khi|ai se|thu tuc|quy trinh|nghia vu|trach nhiem|muon biet|muon hoi|"
+    r"tim hieu|lam sao|lam the nao|bai dang|facebook|len mang|tai khoan",
+)
+
+# --- small talk -------------------------------------------------------------------------
+_SMALLTALK = _rx(
+    r"xin chao|chao|hi|hello|helo|alo|a lo|hey|cam on|thank you|ok|okay|vang|da|u|uh|uhm|"
+    r"bye|tam biet|hen gap lai|good morning|good night|chuc ngu ngon|ngu ngon|buoi sang|buoi toi|buoi chieu|"
+    r"tot lanh|haha|hihi|hehe|ban la ai|ai day|ban ten (?:gi|la gi)|ten (?:ban|em) la gi|"
+    r"ban (?:co the |giup duoc |lam duoc |biet )(?:gi|nhung gi|lam gi)|(?:lam|giup) duoc (?:gi|nhung gi)|"
+    r"co ai (?:o do|khong)|nguoi that|nguoi hay may|la may|la bot|robot|khoe khong|"
+    r"rat vui|tuyet voi|hay qua|tot qua|hieu roi|biet roi|ro roi|duoc roi|oi",
+)
+_FILLER = frozenset(
+    "ban bot ad admin oi a nhe nha em anh chi co chu bac moi nguoi minh toi nhieu lam rat ha vay the "
+    "khong day ne voi la gi thi ak uk dung qua that thiet sang trua chieu toi ca may hay hieu roi "
+    "cau nhe nhe nhi ay do".split()
+)
+
+
+def _has(pattern: re.Pattern[str], text: str) -> bool:
+    return pattern.search(text) is not None
+
+
+def _conditional(text: str) -> bool:
+    """A condition or worry frames the harm: at the start, or right before a "bị"."""
+    words = text.split()
+    for match in _CONDITION.finditer(text):
+        before = text[: match.start()].split()
+        if len(before) <= 2:
+            return True
+        window = text[match.end():].split()[:5]
+        if "bi" in window:
+            return True
+    return bool(words) and words[-1] == "khong" and "co" in words[:-1] and "bi" not in words
+
+
+def _smalltalk(norm: str) -> bool:
+    words = norm.split()
+    if not words or len(words) > 10:
+        return False
+    matched = _has(_SMALLTALK, norm)
+    rest = [w for w in _SMALLTALK.sub(" ", norm).split() if w not in _FILLER]
+    return matched and not rest
+
+
+def triage(text: str) -> Triage:
+    """Classify ``text`` as emergency / disclosure / report / smalltalk / fallback, or None."""
+    norm = normalize(text)
+    if not norm:
+        if any(unicodedata.category(ch) == "So" for ch in text):
+            return Triage("smalltalk", 0.6, ("emoji-only",))
+        return Triage("fallback", 1.0, ("empty",))
+    reasons: list[str] = []
+
+    def flag(name: str, on: bool) -> bool:
+        if on:
+            reasons.append(name)
+        return on
+
+    knowledge_q = flag("knowledge-question", _has(_KNOWLEDGE_Q, norm))
+    conditional = flag("conditional", _conditional(norm))
+    concrete = flag("concrete-person", _has(_CONCRETE, norm))
+    voice = flag("victim-voice", _has(_VICTIM_VOICE, norm) and not conditional)
+    timed = flag("time-aspect", _has(_TIME, norm))
+    narrative = flag("narrative", _has(_NARRATIVE, norm))
+    generic_child = flag("generic-child", _has(_GENERIC_CHILD, norm) and not (concrete or timed))
+
+    suspect = _has(_SUSPECT, norm)
+    generic = 1.0 * knowledge_q + 1.0 * conditional + 0.4 * generic_child
+    anchor = 0.7 * concrete + 0.6 * voice + 0.5 * timed + 0.4 * narrative
+
+    # Emergency: urgent signals, cancelled by a knowledge/conditional frame.
+    urgent = 0.0
+    urgent += 1.2 * flag("suicidal-words", _has(_SUICIDE, norm))
+    urgent += 1.0 * flag("help-now", _has(_HELP_NOW, norm))
+    urgent += 0.6 * flag("help-please", _has(_HELP_WEAK, norm))
+    urgent += 1.0 * flag("abduction", _has(_ABDUCT, norm))
+    urgent += 1.0 * flag("ongoing-harm", _has(_ONGOING, norm))
+    urgent += 1.0 * flag("harm-soon", _has(_SOON, norm))
+    now = _has(_NOW, norm)
+    urgent += 1.0 * flag("fear-now", _has(_FEAR_NOW, norm) and _has(_URGENT_NOW, norm))
+    if flag("danger-event", _has(_DANGER, norm)):
+        urgent += 0.6 + (0.3 if now else 0.0) + (0.3 if concrete or voice else 0.0)
+    if flag("suspicion", suspect):
+        urgent -= 0.5
+    if flag("past", _has(_PAST, norm)) and not _has(_URGENT_NOW, norm):
+        urgent -= 0.5
+    em_score = urgent - 0.9 * generic
+    if em_score >= 0.85:
+        return Triage("emergency", min(1.0, em_score / 2), tuple(reasons))
+
+    # Disclosure: harm x anchor, cancelled by a knowledge/conditional frame.
+    harm = 0.0
+    if flag("harm", _has(_HARM, norm)):
+        harm = 1.0
+    elif flag("harm-passive", _has(_HARM_PASSIVE, norm)):
+        harm = 0.8
+    elif flag("harm-word", _has(_HARM_WORD, norm) and anchor >= 0.7):
+        harm = 0.6
+    elif flag("bi-event", (concrete or voice) and not (knowledge_q or conditional) and any(
+        m.group(1) not in _BENIGN_BI for m in _BI_ANY.finditer(norm))):
+        harm = 0.6
+    elif em_score > 0.3:
+        harm = 0.6  # a weaker danger signal still tells of a child at risk
+    dis_score = harm * anchor - 0.8 * generic
+    if harm and dis_score >= 0.45:
+        return Triage("disclosure", min(1.0, dis_score), tuple(reasons))
+
+    wants_report = _has(_REPORT_WANT, norm) or _has(_REPORT_BARE, norm)
+    if wants_report and not knowledge_q and not _has(_REPORT_QUESTION, norm):
+        return Triage("report", 0.9, (*reasons, "report-request"))
+
+    if _smalltalk(norm):
+        return Triage("smalltalk", 0.9, ("smalltalk",))
+    return Triage(None, max(0.0, min(1.0, max(dis_score, em_score))), tuple(reasons))
