@@ -70,7 +70,7 @@ _CONCRETE = _rx(
     r"(?:con|be|chau|dua be|thang be|con be|dua nho|nha) (?:nha |cua )?(?:hang xom|ben canh|nha ben|"
     r"doi dien|trong xom|o xom|dau ngo|cuoi ngo|ben)",
     r"hang xom|nha ben canh|trong xom|o xom|trong lang|o lang|trong ban|o ban",
-    rf"(?:co|thay|gap) (?:mot |1 )?(?:be|chau|em|dua tre|dua be|dua nho|ban|hoc sinh|con be|thang be|ong|ba|"
+    r"(?:co|thay|gap) (?:mot |1 )?(?:be|chau|em|dua tre|dua be|dua nho|ban|hoc sinh|con be|thang be|ong|ba|"
     r"nguoi|chu|anh|thang|gia|thay|co|ke|bon|nhom|tui)",
     r"(?:thang|con) (?:cu|ut|be|nho) \w+",
     r"(?:mot|1) (?:be|chau|em|dua tre|dua be|dua nho|ban|hoc sinh|con be|thang be|chi|co be)",
@@ -80,7 +80,7 @@ _CONCRETE = _rx(
     r"be gai|be trai|co be|cau be|dua nho|thang nho|con nho|em hoc sinh|hoc (?:sinh|tro) (?:cua )?(?:toi|minh|em|lop)|"
     r"lop (?:toi|minh|em|con) co|nha (?:toi|em|minh) co|(?:nguoi|ong|gia|thang|ga|lao|han|ba|mu) (?:dan ong|la|do|kia|ay|ta|nay)",
 )
-_VICTIM_VOICE = _rx(rf"(?:toi|em|minh|tao|con|chau|tui|no|ban em|ban con) (?:da |vua |dang |cu |hay |lai |moi |bi )*bi")
+_VICTIM_VOICE = _rx(r"(?:toi|em|minh|tao|con|chau|tui|no|ban em|ban con) (?:da |vua |dang |cu |hay |lai |moi |bi )*bi")
 
 # --- harm --------------------------------------------------------------------
 _DANH = (
