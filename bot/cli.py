@@ -6,7 +6,6 @@ import asyncio
 import json
 import sys
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated
 
 import typer

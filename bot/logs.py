@@ -55,6 +55,6 @@ def setup_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> SecretScr
         root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)
     # httpx logs every request URL, and bot tokens live in the URL path.
-    for noisy in ("httpx", "httpcore", "telegram.ext.ExtBot", "apscheduler", "alembic", "uvicorn.error"):
+    for noisy in ("httpx", "httpcore", "telegram.ext.ExtBot", "apscheduler", "alembic", "uvicorn.error", "aiosqlite"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return _scrubber
