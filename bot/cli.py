@@ -134,23 +134,29 @@ def ask(
     if text is None:
         typer.echo("give a TEXT, or --jsonl", err=True)
         raise typer.Exit(2)
-    result = _run(ask_one(settings, text))
+    result = _call(ask_one(settings, text))
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False))
     else:
         typer.echo(result["reply"])
 
 
-def _run(coro) -> int:
+def _call(coro):
+    """Run a coroutine; configuration and system errors end the command with one line."""
     try:
-        result = asyncio.run(coro)
+        return asyncio.run(coro)
     except ConfigError as exc:
         typer.echo(str(exc), err=True)
-        return 2
+        raise typer.Exit(2) from None
     except OSError as exc:
         # e.g. the database server is down: one clear line, not a traceback.
         typer.echo(f"Lỗi hệ thống / system error: {exc.__class__.__name__}: {exc}", err=True)
-        return 1
+        raise typer.Exit(1) from None
+
+
+def _run(coro) -> int:
+    """Run a coroutine that returns an exit code."""
+    result = _call(coro)
     return result if isinstance(result, int) else 0
 
 
