@@ -152,6 +152,11 @@ _HARM = _rx(
     r"tran lot|xin deu|chan duong|giat do|bat nop|bieu danh|beu xau|ghep anh|hack|"
     r"chuyen tien|nap the|viec nhe luong cao|moi gioi|bat vo|keo vo|lang thang|an xin|"
     r"khong (?:ai )?(?:cham|lo|nuoi|cho an)|khong (?:duoc )?(?:cho )?di hoc|khong tra luong|"
+    r"(?:con|chau|be|em|no|minh|toi) phai (?:\w+ ){0,2}(?:di lam|nghi hoc|bo hoc|ban hang|ban ve|phu|lam thue|lam viec|lam cong)|"
+    r"phu (?:quan|ban|ho)|quan nhau|karaoke|lam (?:den|toi|tu sang den) (?:khuya|nua dem|dem|toi)|nua dem|"
+    r"lam cong|cong truong|mo (?:vang|da|than)|bai vang|khuan vac|chan trau|hai che|"
+    r"(?:anh|chu|nguoi|ban|thang|ong) (?:\w+ ){0,2}(?:tren|qua) (?:mang|facebook|zalo|game|tiktok|fb)|"
+    r"video call|goi video|hen (?:\w+ )?(?:gap|ra|di)|"
     r"phu ho|ban ve so|lam osin|giup viec|bung be|lam tu sang|lam (?:den|toi) (?:khuya|dem)",
     r"(?:dan|du|keo|loi|goi|bat|ru|dua) (?:\w+ ){0,3}vao (?:nha|phong|lan|nha nghi|khach san|bui|kho|xe|hem|rung|nha ve sinh)"
     r"|dong cua lai|cho (?:keo|qua|tien) (?:\w+ ){0,3}(?:roi|xong)",
@@ -165,7 +170,8 @@ _TIME = _rx(
     r"(?:may|vai|mot|hai|ba|\d+) (?:hom|ngay|tuan|thang|nam|lan|buoi|toi|dem|tieng) (?:nay|qua|truoc|roi|lien)",
     r"dao nay|gan day|thoi gian nay|lan nao|nhieu lan|may lan|thuong xuyen|suot|lien tuc|hang ngay|"
     r"ngay nao cung|dem nao cung|moi ngay|moi khi|moi lan|ca ngay|ca dem|suot ngay|hoai|"
-    r"cu|hay|luon|thuong|van|lai bi|tu (?:hom|khi|luc|nam|thang|hoi|sang|chieu|trua|toi)",
+    r"cu|luon|thuong|van|lai bi|hay (?=bi |danh|chui|dap|tat|doa|nhot|bat|ep|so |om|hon|sam|nhan tin|goi|ru|cho|"
+    r"dua|dan|treu|che|uong|say|ve|dem|lam|nhin|khoc|tron|mang|quat|phat|vao|keo|sờ)|tu (?:hom|khi|luc|nam|thang|hoi|sang|chieu|trua|toi)",
 )
 _NARRATIVE = _rx(
     r"phat hien|moi biet|nghe (?:noi|ke)|(?:toi|em|minh|tui) nghi|vet (?:roi|bam|thuong|cao|bong)|ke (?:la|voi|lai|rang)|ve nha ke|noi (?:la|voi toi|voi em|rang)|"
@@ -179,11 +185,12 @@ _KNOWLEDGE_Q = _rx(
     r"lam sao (?:de|biet|nhan biet|phat hien|phong|tranh|day|noi|giup|cho|ngan)",
     r"lam the nao de|lam the nao biet|the nao (?:la|thi duoc)|co phai (?:la)?|la gi|nghia la",
     r"dau hieu|nhan biet|bieu hien|nhan ra|phat hien som|tai sao|vi sao|tai vi sao|ly do",
+    r"(?:111|113|115) hay (?:111|113|115)|goi so nao|goi ai|bao ai|bao o dau",
     r"cach|ngan (?:chan|ngua)|dau hieu (?:\w+ ){0,3}(?:la gi|gi|nao)",
     r"phong (?:tranh|ngua|chong|bi|khi)|de phong|ngan ngua|ngan chan|tranh (?:bi|cho|de|xa)",
     r"co nen|nen (?:day|noi|cho|de|phan ung)|nen lam (?!gi\b)|co duoc (?:phep)?|co bi (?:phat|xu ly|tu|sao)|"
     r"bi phat|phat bao nhieu|xu phat|muc phat|quy dinh|luat|dieu luat|nghi dinh|bo luat|toi gi|toi danh|"
-    r"trach nhiem|quyen|tuoi nao|bao nhieu tuoi|may tuoi thi",
+    r"trach nhiem|quyen|tuoi nao|bao nhieu|may tuoi thi|toi da|toi thieu",
     r"day (?:con|tre|be|cac con|hoc sinh|chau)|noi (?:voi|chuyen voi) (?:con|tre|be)|giai thich|tro chuyen",
     r"ky nang|kien thuc|tai lieu|chuong trinh|tuyen truyen|ke hoach|quy trinh|thu tuc|bieu mau|"
     r"xa (?:phai|can|co)|tiep nhan|danh gia nguy co|truong hop nao",
@@ -299,12 +306,17 @@ def _has(pattern: re.Pattern[str], text: str) -> bool:
     return pattern.search(text) is not None
 
 
+# True conditionals frame the whole message when they come first; worry words
+# ("sợ", which folds like "sờ") only frame a "bị" right after them.
+_IF = frozenset({"khi", "neu", "lo", "nhu lo", "gia su", "gia nhu", "truong hop", "phong khi", "mot khi"})
+
+
 def _conditional(text: str) -> bool:
     """A condition or worry frames the harm: at the start, or right before a "bị"."""
     words = text.split()
     for match in _CONDITION.finditer(text):
         before = text[: match.start()].split()
-        if len(before) <= 2:
+        if len(before) <= 4 and match.group(0) in _IF:
             return True
         window = text[match.end():].split()[:5]
         if "bi" in window:

@@ -46,6 +46,24 @@ class Understanding:
         return [topic for topic, _score in KnowledgeIndex.topic_scores(self.hits)][:n]
 
 
+# Topics whose questions describe harm done to a child.
+HARM_TOPICS = frozenset({
+    "abuse_signs", "disclosure_response", "domestic_violence", "school_violence",
+    "online_grooming", "cyberbullying", "trafficking", "child_labour", "child_marriage",
+})
+_EVENT = frozenset({"concrete-person", "victim-voice", "time-aspect", "narrative"})
+_GENERIC = frozenset({"knowledge-question", "conditional", "generic-child"})
+_HARM = frozenset({"harm", "harm-passive", "harm-word", "bi-event", "danger-event"})
+
+
+def _tells_an_event(reasons: tuple[str, ...]) -> bool:
+    """Triage saw a concrete person and a time/aspect or narrative, and no question frame."""
+    found = set(reasons)
+    if found & _GENERIC:
+        return False
+    return len(found & _EVENT) >= 2 or bool(found & _EVENT and found & _HARM)
+
+
 class Understander:
     """Triage + retrieval over one knowledge base. Build once, reuse for every message."""
 
@@ -84,8 +102,19 @@ class Understander:
                 normalized=norm,
                 reasons=safety.reasons,
             )
-        topic, topic_score = KnowledgeIndex.topic_scores(hits)[0]
+        topic, _topic_score = KnowledgeIndex.topic_scores(hits)[0]
         best = next(h for h in hits if h.topic == topic)
+        if topic in HARM_TOPICS and _tells_an_event(safety.reasons):
+            # Triage found a concrete event but no harm word it knows; the knowledge
+            # base says the message is about abuse: believe it is a disclosure.
+            return Understanding(
+                intent="disclosure",
+                score=best.score,
+                confident=False,
+                hits=hits,
+                normalized=norm,
+                reasons=(*safety.reasons, f"event-about-{topic}"),
+            )
         return Understanding(
             intent="guidance",
             topic=topic,
