@@ -186,6 +186,19 @@ def _invoke_cli(args: list[str], db_url: str, clock: SimClock) -> str:
     return output.rstrip("\n")
 
 
+EXAMPLE_COMMUNES = Path(__file__).resolve().parents[1] / "examples" / "communes.yaml"
+
+
+async def _load_example_communes(app: App) -> None:
+    """A fresh simulator database gets the example communes (hotline feature)."""
+    if not EXAMPLE_COMMUNES.exists():
+        return
+    from handlers.hotline.communes import load_communes_file
+
+    async with app.uow() as uow:
+        await load_communes_file(uow.session, EXAMPLE_COMMUNES, now=app.services.clock.now())
+
+
 async def run_sim(
     settings: Settings,
     *,
@@ -206,6 +219,8 @@ async def run_sim(
         overrides["secret_key"] = SecretStr("bvte-simulator-key-not-for-production")
     sim_settings = settings.model_copy(update=overrides)
     app = await build_app(sim_settings, clock=clock, senders={CHANNEL: recorder})
+    if tmp is not None:
+        await _load_example_communes(app)
     sim = Simulator(app, clock, recorder, db_url)
     try:
         lineno = 0
