@@ -51,9 +51,14 @@ class Hit:
     score: float
 
 
+# Words for "the child" are interchangeable for finding the right answer
+# ("bé", "trẻ", "cháu" and "con" ask the same question); measured in bench/retrieval.py.
+_SAME = {"be": "con", "tre": "con", "chau": "con"}
+
+
 def terms(norm: str) -> list[str]:
-    """Syllables and syllable bigrams of normalised text."""
-    words = norm.split()
+    """Syllables and syllable bigrams of normalised text (child nouns unified)."""
+    words = [_SAME.get(w, w) for w in norm.split()]
     return words + [f"{a}_{b}" for a, b in zip(words, words[1:], strict=False)]
 
 

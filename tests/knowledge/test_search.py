@@ -28,7 +28,7 @@ ENTRIES = [
 
 
 def test_terms_have_bigrams() -> None:
-    assert terms("xam hai tre") == ["xam", "hai", "tre", "xam_hai", "hai_tre"]
+    assert terms("xam hai tre") == ["xam", "hai", "con", "xam_hai", "hai_con"]
 
 
 def test_search_ranks_the_right_entry() -> None:
