@@ -77,6 +77,8 @@ _CONCRETE = _rx(
     rf"{_KIN} (?:toi|em|minh|tui|no|ay|kia|do|nha ben|hang xom|chau|cua em|cua toi|cua chau)",
     r"(?:tui|bon|dam|nhom) (?:no|ban|lop tren|lop|ho|chung no|con trai|con gai)",
     r"\d+ ?(?:tuoi|t)",
+    r"(?:may|vai|hai|ba|nhieu|\d+) (?:dua|chau|be|em|dua tre|dua nho|tre|hoc sinh)",
+    r"(?:chu|ong chu|ba chu|ma ma) (?:xuong|quan|nha hang|lo|tiem|trai|mo|ruong|vuon|tau)",
     r"be gai|be trai|co be|cau be|dua nho|thang nho|con nho|em hoc sinh|hoc (?:sinh|tro) (?:cua )?(?:toi|minh|em|lop)|"
     r"lop (?:toi|minh|em|con) co|nha (?:toi|em|minh) co|(?:nguoi|ong|gia|thang|ga|lao|han|ba|mu) (?:dan ong|la|do|kia|ay|ta|nay)",
 )
@@ -97,6 +99,8 @@ _HARM_VERB = (
 # Single harm words: count only with a strong concrete anchor.
 _HARM_WORD = _rx(
     _DANH + r"|lam chuyen|chuoc ruou|ep uong|ngu chung|ngu cung giuong|bi mat cua|cho kin|vung kin|lo anh|"
+    r"khen xinh|hoi dia chi|xin dia chi|xin so dien thoai|gui qua|tang qua|chuyen tien|nap game|cho tien|"
+    r"quat mang|mang nhiec|dap pha|dap do|nem do|say xin|"
     r"dang anh|day (?:\w+ )?xuong|dap cua|pha cua|duoi danh|lam nhuc|dap|tat|chui|nhot|doa|ep|bat nat|xam hai|bao luc|so|quan he|gui hinh|gui anh|vet bam|"
     r"bam tim|dau rat|chay mau|roi may|that lung|cay|gay|kim|xich|troi|hiep|bo roi|bo mac"
 )
@@ -348,6 +352,7 @@ def triage(text: str) -> Triage:
         return on
 
     knowledge_q = flag("knowledge-question", _has(_KNOWLEDGE_Q, norm))
+    flag("now", _has(_URGENT_NOW, norm) or _has(_HELP_NOW, norm))
     conditional = flag("conditional", _conditional(norm))
     concrete = flag("concrete-person", _has(_CONCRETE, norm))
     voice = flag("victim-voice", _has(_VICTIM_VOICE, norm) and not conditional)

@@ -56,6 +56,19 @@ _GENERIC = frozenset({"knowledge-question", "conditional", "generic-child"})
 _HARM = frozenset({"harm", "harm-passive", "harm-word", "bi-event", "danger-event"})
 
 
+# Topics where a concrete event happening now is an emergency.
+URGENT_TOPICS = frozenset({"drowning_first_aid", "trafficking", "mental_health"})
+
+
+def _urgent(topic: str, reasons: tuple[str, ...]) -> bool:
+    found = set(reasons)
+    if topic == "drowning_first_aid":
+        return True  # first aid for a child who is in or was just pulled out of the water
+    if topic == "mental_health":
+        return "now" in found and "victim-voice" in found or "suicidal-words" in found
+    return "now" in found or "danger-event" in found
+
+
 def _tells_an_event(reasons: tuple[str, ...]) -> bool:
     """Triage saw a concrete person and a time/aspect or narrative, and no question frame."""
     found = set(reasons)
@@ -104,6 +117,16 @@ class Understander:
             )
         topic, _topic_score = KnowledgeIndex.topic_scores(hits)[0]
         best = next(h for h in hits if h.topic == topic)
+        if topic in URGENT_TOPICS and _tells_an_event(safety.reasons) and _urgent(topic, safety.reasons):
+            # A concrete child, now, in a drowning / missing-child / self-harm situation.
+            return Understanding(
+                intent="emergency",
+                score=best.score,
+                confident=False,
+                hits=hits,
+                normalized=norm,
+                reasons=(*safety.reasons, f"event-about-{topic}"),
+            )
         if topic in HARM_TOPICS and _tells_an_event(safety.reasons):
             # Triage found a concrete event but no harm word it knows; the knowledge
             # base says the message is about abuse: believe it is a disclosure.
