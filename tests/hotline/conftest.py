@@ -106,6 +106,18 @@ class HotlineSim:
             obj["chat"] = chat
         return await self.send(**obj)
 
+    async def button(self, user: str, data: str, chat: str | None = None) -> list[dict[str, Any]]:
+        """Press a button of any earlier message (as on Telegram), by its action key."""
+        from handlers.messages import Inbound
+
+        chat = chat or user
+        await self.app.core.handle(Inbound(
+            channel="sim", chat_id=chat, user_id=user, kind="button", button=data,
+            chat_type="private" if chat == user else "group", update_id=uuid.uuid4().hex,
+        ))
+        await self.app.dispatcher.drain()
+        return self.sim._drain_output()
+
     async def advance(self, duration: str) -> list[dict[str, Any]]:
         return await self.send(advance=duration)
 
