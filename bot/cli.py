@@ -167,6 +167,7 @@ def _register_optional() -> None:
     for module, attr, name in (
         ("bot.cli_kb", "kb_app", "kb"),
         ("bot.cli_plan", "plan_app", "plan"),
+        ("bot.cli_plan", "unit_app", "unit"),
         ("bot.cli_admin", "register", None),
     ):
         try:
