@@ -47,6 +47,9 @@ def is_sqlite(url: str) -> bool:
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # Take transaction control from the driver (SQLAlchemy's documented recipe):
+    # otherwise pysqlite commits SAVEPOINTs on its own and a rollback is partial.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -57,6 +60,12 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def _sqlite_begin(conn) -> None:
+    # IMMEDIATE: take the write lock up front, so two writers queue on the busy
+    # timeout instead of failing on a read-to-write lock upgrade.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     url = normalize_database_url(url)
     if is_sqlite(url):
@@ -64,6 +73,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         # hold a stale snapshot and a dropped file is noticed at once.
         engine = create_async_engine(url, echo=echo, poolclass=NullPool)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
     else:
         engine = create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
     return engine

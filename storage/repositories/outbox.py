@@ -98,20 +98,42 @@ async def claim_due(
     limit: int = 50,
     channels: Iterable[str] | None = None,
 ) -> list[OutboxMessage]:
-    query = select(OutboxMessage).where(_due_clause(now))
+    """Take up to `limit` due messages for `owner` until now + lease.
+
+    PostgreSQL: SELECT … FOR UPDATE SKIP LOCKED, so workers never wait on or take
+    each other's rows. SQLite: one conditional UPDATE, atomic under the database's
+    write lock, then read back what this owner got."""
+    until = now + lease
+    query = select(OutboxMessage.id).where(_due_clause(now))
     if channels is not None:
         query = query.where(OutboxMessage.channel.in_(list(channels)))
     query = query.order_by(OutboxMessage.priority, OutboxMessage.id).limit(limit)
+    values = {
+        "status": "sending",
+        "lease_owner": owner,
+        "lease_until": until,
+        "attempts": OutboxMessage.attempts + 1,
+    }
     if session.bind is not None and session.bind.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    rows = list((await session.scalars(query)).all())
-    for row in rows:
-        row.status = "sending"
-        row.lease_owner = owner
-        row.lease_until = now + lease
-        row.attempts += 1
-    await session.flush()
-    return rows
+        ids = list((await session.scalars(query.with_for_update(skip_locked=True))).all())
+        if not ids:
+            return []
+        await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(**values))
+    else:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(query.scalar_subquery()), _due_clause(now))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+    rows = await session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.lease_owner == owner, OutboxMessage.status == "sending",
+               OutboxMessage.lease_until == until)
+        .order_by(OutboxMessage.priority, OutboxMessage.id)
+        .execution_options(populate_existing=True)
+    )
+    return list(rows.all())
 
 
 async def _owned(session: AsyncSession, msg_id: int, owner: str, values: dict) -> bool:
