@@ -40,6 +40,11 @@ _ACCENTED: dict[str, str] = {
     "đt": "dien thoai",
     "gđ": "gia dinh",
     "sđt": "so dien thoai",
+    # Regional words for "beat" (Southern/Central). Only the accented forms are
+    # unambiguous: folded "nen" is "nên" and folded "quynh" is the name "Quỳnh".
+    "quýnh": "danh",
+    "uýnh": "danh",
+    "nện": "danh",
 }
 
 # ASCII teencode and abbreviations, applied to folded tokens. Every value is made
@@ -73,6 +78,7 @@ _FOLDED: dict[str, str] = {
     "tks": "cam on", "thks": "cam on", "thanks": "cam on", "thank": "cam on",
     "thx": "cam on", "camon": "cam on", "cmon": "cam on",
     "tt": "thong tin", "bv": "benh vien", "cs": "canh sat",
+    "uynh": "danh",
 }
 
 # "v"/"z" mean "vậy" only as a final particle ("sao v", "lm j z").

@@ -82,7 +82,11 @@ _CONCRETE = _rx(
     r"be gai|be trai|co be|cau be|dua nho|thang nho|con nho|em hoc sinh|hoc (?:sinh|tro) (?:cua )?(?:toi|minh|em|lop)|"
     r"lop (?:toi|minh|em|con) co|nha (?:toi|em|minh) co|(?:nguoi|ong|gia|thang|ga|lao|han|ba|mu) (?:dan ong|la|do|kia|ay|ta|nay)",
 )
-_VICTIM_VOICE = _rx(r"(?:toi|em|minh|tao|con|chau|tui|no|ban em|ban con) (?:da |vua |dang |cu |hay |lai |moi |bi )*bi")
+_VICTIM_VOICE = _rx(
+    r"(?:toi|em|minh|tao|con|chau|tui|no|ban em|ban con) (?:da |vua |dang |cu |hay |lai |moi |bi )*bi",
+    # a named child: "bé Na bị…", "cái Lan bị…", "thằng Tí bị…"
+    r"(?:be|cai|thang|con|chau|ban) (?!tre |nit |nguoi |cai )\w+ (?:da |vua |dang |cu |hay |lai |moi )*bi",
+)
 
 # --- harm --------------------------------------------------------------------
 _DANH = (
@@ -162,6 +166,18 @@ _HARM = _rx(
     r"(?:anh|chu|nguoi|ban|thang|ong) (?:\w+ ){0,2}(?:tren|qua) (?:mang|facebook|zalo|game|tiktok|fb)|"
     r"video call|goi video|hen (?:\w+ )?(?:gap|ra|di)|"
     r"phu ho|ban ve so|lam osin|giup viec|bung be|lam tu sang|lam (?:den|toi) (?:khuya|dem)",
+    # regional and wider vocabulary: violence, burns, sexual euphemisms, voyeurism, labour
+    r"bat tai|tat tai|vut|quat (?:\w+ ){0,2}(?:roi|that lung|day)|da (?:vao|vo|bung|nguoi|ngang|lien tuc)|"
+    r"dam (?:vao|vo|mat|bung|nguc|lien tuc)|cau (?:veo|tim|bam)|troi (?:\w+ ){0,2}(?:lai|vao|tay|chan|o)|"
+    r"(?:hat|tat|do|doi) (?:\w+ ){0,2}nuoc soi|nuoc soi|(?:di|gi|dot|chich) (?:\w+ ){0,2}(?:lua|tan thuoc|dieu|bat lua|dien)|"
+    r"(?:bo|nhin) (?:\w+ ){0,2}doi|nhet (?:\w+ ){0,2}(?:mieng|gie)|"
+    r"so soang|so (?:\w+ ){0,2}(?:cho do|vung nhay cam|cho nhay cam)|vung nhay cam|cho nhay cam|dong cham|dung cham|"
+    r"(?:coi|cuoi|thao|lot) (?:\w+ ){0,2}(?:quan|ao|do|dong)|nhin (?:\w+ ){0,2}(?:tam|thay do)|nhin trom|nhin len|"
+    r"chup (?:\w+ ){0,3}(?:len|trom|luc tam|khi tam)|quay len|camera (?:\w+ )?nha tam|"
+    r"lam chuyen (?:do|ay|nguoi lon|vo chong|xau|bay)|chuyen nguoi lon|giu (?:\w+ )?bi mat|bi mat (?:\w+ ){0,3}(?:cho|tien|qua)|"
+    r"(?:xin|di) (?:\w+ ){0,2}(?:tien|an) (?:\w+ ){0,2}(?:cho|ngoai|o|duong|ben)|di xin|"
+    r"(?:ru|moi|gioi thieu|hua) (?:\w+ ){0,4}(?:sang|qua|ra|len) (?:\w+ ){0,2}(?:trung quoc|tq|bien gioi|cam pu chia|campuchia|lao|nuoc ngoai|thanh pho|sai gon|ha noi)|"
+    r"(?:ru|moi|goi|bao) (?:\w+ ){0,3}(?:lam viec|di lam) (?:\w+ ){0,3}(?:luong cao|nhieu tien|de)",
     r"(?:dan|du|keo|loi|goi|bat|ru|dua) (?:\w+ ){0,3}vao (?:nha|phong|lan|nha nghi|khach san|bui|kho|xe|hem|rung|nha ve sinh)"
     r"|dong cua lai|cho (?:keo|qua|tien) (?:\w+ ){0,3}(?:roi|xong)",
 )
@@ -183,6 +199,32 @@ _NARRATIVE = _rx(
     r"toi la (?:giao vien|co giao|thay giao|me|bo|hang xom)",
 )
 
+# An agent doing something to a victim ("thầy dạy thêm sàm sỡ em", "dượng đuổi em
+# ra khỏi nhà"): a person noun before the harm and a victim word after the person.
+_AGENT = _rx(
+    _KIN,
+    r"me ke|di ghe|bo ghe|cha ghe|bo duong|cha duong|duong|anh ho|chi ho|ban trai|nguoi yeu|"
+    r"(?:ong|ba|chu|bac|anh|chi|co|thay|thang|con|ga|lao|mu|nguoi) (?:ay|ta|kia|do|nay|la|hang xom|chu|quen)|"
+    r"nguoi (?:la|quen|dan ong|lon)|ke la|hang xom|giao vien|bao mau|co giao|thay giao|chu nha|ong chu|ba chu|"
+    r"tui no|bon no|chung no|dam ban|nhom ban|tui ban|ca lop|lop tren|dan anh|dai ca|co nguoi|mot nguoi|"
+    r"no|ho|han",
+)
+_VICTIM = _rx(
+    r"em|con|chau|be|toi|tui|minh|tao|no|thang be|con be|thang nho|con nho|dua nho|ban em|ban con|"
+    r"con gai|con trai|em gai|em trai|hoc sinh",
+)
+
+
+def _agent_act(text: str, harm: re.Match[str] | None) -> bool:
+    """A person noun before the harm and a victim word somewhere after that person."""
+    if harm is None:
+        return False
+    agent = _AGENT.search(text, 0, harm.end())
+    if agent is None:
+        return False
+    return _VICTIM.search(text, agent.end()) is not None
+
+
 # --- guidance frames ---------------------------------------------------------------
 _KNOWLEDGE_Q = _rx(
     r"(?:lam sao|lam the nao|the nao) (?!(?:bay gio|gio|day|a|ha|nhi|vay|the|ban|ad|oi|duoc|khong)\b)\w+",
@@ -193,11 +235,12 @@ _KNOWLEDGE_Q = _rx(
     r"cach|ngan (?:chan|ngua)|dau hieu (?:\w+ ){0,3}(?:la gi|gi|nao)",
     r"phong (?:tranh|ngua|chong|bi|khi)|de phong|ngan ngua|ngan chan|tranh (?:bi|cho|de|xa)",
     r"co nen|nen (?:day|noi|cho|de|phan ung)|nen lam (?!gi\b)|co duoc (?:phep)?|co bi (?:phat|xu ly|tu|sao)|"
-    r"bi phat|phat bao nhieu|xu phat|muc phat|quy dinh|luat|dieu luat|nghi dinh|bo luat|toi gi|toi danh|"
+    r"bi phat|phat bao nhieu|xu phat|muc phat|quy dinh|luat|dieu luat|nghi dinh|bo luat|toi gi|toi danh (?:gi|nao|la)|"
     r"trach nhiem|quyen|tuoi nao|bao nhieu|may tuoi thi|toi da|toi thieu",
     r"day (?:con|tre|be|cac con|hoc sinh|chau)|noi (?:voi|chuyen voi) (?:con|tre|be)|giai thich|tro chuyen",
     r"ky nang|kien thuc|tai lieu|chuong trinh|tuyen truyen|ke hoach|quy trinh|thu tuc|bieu mau|"
     r"xa (?:phai|can|co)|tiep nhan|danh gia nguy co|truong hop nao",
+    r"anh huong (?:gi|the nao|ra sao|nhu the nao|den|toi)|tac hai|hau qua|co bi coi la|dung hay sai",
 )
 _CONDITION = _rx(
     r"khi|neu|lo|nhu lo|gia su|gia nhu|truong hop|phong khi|mot khi|"
@@ -218,15 +261,19 @@ _SUICIDE = _rx(
     r"rach tay|cat tay|cua tay|tu lam dau|tu hai|khong thiet song|khong con muon|muon ra di|"
     r"khong con ly do|nhan tin tam biet|loi tam biet|de lai thu|"
     r"khong (?:muon |can )?(?:day|thuc day|tinh day) nua|ngu (?:mai mai|luon khong)|khong con thiet",
+    r"(?:muon|se|dinh|chi muon) (?:\w+ ){0,2}bien mat|vinh biet|khong muon (?:\w+ ){0,2}(?:ton tai|o tren doi)|"
+    r"chan (?:\w+ ){0,2}(?:cuoc doi|doi|the gioi) (?:nay|lam|qua)|muon (?:\w+ ){0,2}(?:di theo|ra di|giai thoat|ngu mai)|"
+    r"(?:uong|nuot) (?:\w+ ){0,2}(?:ca|het|nhieu|ca vi|ca lo|mot nam|mot vi|ca hop) (?:\w+ ){0,2}thuoc|(?:dinh|muon|se|sap) (?:\w+ ){0,2}(?:nhay|treo|uong thuoc|rach|cat)|"
+    r"(?:khong|chang) (?:ai|con ai) (?:\w+ ){0,3}(?:can|thuong|quan tam) (?:em|con|toi|minh|tui)|de lai (?:thu|loi)",
 )
 _HELP_NOW = _rx(
     r"cuu (?:voi|toi|em|con|chau|be|minh|tui|tao|giup|gap)(?! (?:nguoi|tre|duoi|ho|hoa|thuong|ban))",
     r"cuu (?:\w+ )?voi$|cuu voi|khan cap|gap lam|nhanh len|nhanh giup|ngay lap tuc|"
     r"(?:bay gio|gio) (?:phai )?lam (?:sao|gi)|lam sao bay gio|sos|help me|^gap|hoang qua|^(?:\w+ )?cuu(?: \w+)?$",
 )
-_HELP_WEAK = _rx(r"giup (?:\w+ ){0,2}voi$|giup voi|giup (?:toi|em|con|chau|minh) gap")
+_HELP_WEAK = _rx(r"giup (?:\w+ ){0,2}voi$|giup voi|giup (?:toi|em|con|chau|minh|tui|tao|be) voi|giup (?:toi|em|con|chau|minh) gap")
 _NOW = _rx(
-    r"dang|ngay bay gio|bay gio|gio|luc nay|hien gio|hien tai|ngay luc nay|toi nay|dem nay|chieu nay|"
+    r"dang|ngay bay gio|bay gio|gio|luc nay|hien gio|hien tai|ngay luc nay|toi nay|dem nay|chieu nay|lat nua|"
     r"sap|chuan bi|ngay mai|sang mai|vai tieng nua|may tieng nua|tu sang|tu chieu|tu trua|tu toi|tu hom qua|"
     r"tu nay|nay gio|vua|roi$|\d+ tieng (?:roi|nay|qua)",
 )
@@ -262,10 +309,10 @@ _ONGOING = re.compile(
 _SOON = re.compile(
     r"\b(?:se|sap|dinh|doi|hen|ru|bat) (?:\w+ ){0,4}(?:" + _DANH + r"|giet|bat|dua|ban|gap|den|don)\b"
     r".*\b(?:toi nay|dem nay|chieu nay|sang mai|ngay mai|bay gio|luc nay|ngay)\b"
-    r"|\b(?:toi nay|dem nay|chieu nay|sang mai|ngay mai)\b.*\b(?:se|sap|dinh|hen|bat) (?:\w+ ){0,4}(?:"
+    r"|\b(?:toi nay|dem nay|chieu nay|sang mai|ngay mai|lat nua)\b.*\b(?:se|sap|dinh|hen|bat|den|toi|qua) (?:\w+ ){0,4}(?:"
     + _DANH + r"|giet|bat|dua|ban|gap|den|don|chet)\b"
 )
-_URGENT_NOW = _rx(r"dang|bay gio|toi nay|dem nay|luc nay|ngay luc nay")
+_URGENT_NOW = _rx(r"dang|bay gio|toi nay|dem nay|luc nay|ngay luc nay|lat nua|ngay bay gio")
 _SUSPECT = _rx(r"nghi (?:la|ngo|rang)|(?:toi|em|minh|tui) nghi|hinh nhu|co ve|khong biet co")
 _PAST = _rx(
     r"nam (?:ngoai|truoc|roi)|(?:tuan|thang|hoi|luc|hom|dot) truoc|ngay xua|luc nho|hoi nho|"
@@ -315,10 +362,16 @@ def _has(pattern: re.Pattern[str], text: str) -> bool:
 _IF = frozenset({"khi", "neu", "lo", "nhu lo", "gia su", "gia nhu", "truong hop", "phong khi", "mot khi"})
 
 
-def _conditional(text: str) -> bool:
-    """A condition or worry frames the harm: at the start, or right before a "bị"."""
+def _conditional(text: str, harm_start: int | None = None) -> bool:
+    """A condition or worry frames the harm: at the start, or right before a "bị".
+
+    A condition that comes after the harm ("ba dọa giết em nếu em nói") is the
+    abuser's threat, not a hypothetical question.
+    """
     words = text.split()
     for match in _CONDITION.finditer(text):
+        if harm_start is not None and match.start() > harm_start:
+            continue
         before = text[: match.start()].split()
         if len(before) <= 4 and match.group(0) in _IF:
             return True
@@ -353,22 +406,28 @@ def triage(text: str) -> Triage:
 
     knowledge_q = flag("knowledge-question", _has(_KNOWLEDGE_Q, norm))
     flag("now", _has(_URGENT_NOW, norm) or _has(_HELP_NOW, norm))
-    conditional = flag("conditional", _conditional(norm))
+    harm_match = _HARM.search(norm) or _HARM_PASSIVE.search(norm) or _HARM_WORD.search(norm)
+    conditional = flag("conditional", _conditional(norm, harm_match.start() if harm_match else None))
     concrete = flag("concrete-person", _has(_CONCRETE, norm))
     voice = flag("victim-voice", _has(_VICTIM_VOICE, norm) and not conditional)
     timed = flag("time-aspect", _has(_TIME, norm))
     narrative = flag("narrative", _has(_NARRATIVE, norm))
+    agent_act = flag("agent-act", not (knowledge_q or conditional) and _agent_act(norm, harm_match))
     generic_child = flag("generic-child", _has(_GENERIC_CHILD, norm) and not (concrete or timed))
 
     suspect = _has(_SUSPECT, norm)
     generic = 1.0 * knowledge_q + 1.0 * conditional + 0.4 * generic_child
-    anchor = 0.7 * concrete + 0.6 * voice + 0.5 * timed + 0.4 * narrative
+    anchor = 0.7 * concrete + 0.6 * voice + 0.5 * timed + 0.4 * narrative + 0.7 * agent_act
 
     # Emergency: urgent signals, cancelled by a knowledge/conditional frame.
     urgent = 0.0
-    urgent += 1.2 * flag("suicidal-words", _has(_SUICIDE, norm))
+    suicidal = flag("suicidal-words", _has(_SUICIDE, norm))
+    urgent += 1.2 * suicidal
     urgent += 1.0 * flag("help-now", _has(_HELP_NOW, norm))
-    urgent += 0.6 * flag("help-please", _has(_HELP_WEAK, norm))
+    help_please = flag("help-please", _has(_HELP_WEAK, norm))
+    urgent += 0.6 * help_please
+    # "giúp em với" while something is going on right now
+    urgent += 0.4 * (help_please and _has(_URGENT_NOW, norm))
     urgent += 1.0 * flag("abduction", _has(_ABDUCT, norm))
     urgent += 1.0 * flag("ongoing-harm", _has(_ONGOING, norm))
     urgent += 1.0 * flag("harm-soon", _has(_SOON, norm))
@@ -376,7 +435,7 @@ def triage(text: str) -> Triage:
     urgent += 1.0 * flag("fear-now", _has(_FEAR_NOW, norm) and _has(_URGENT_NOW, norm))
     if flag("danger-event", _has(_DANGER, norm)):
         urgent += 0.6 + (0.3 if now else 0.0) + (0.3 if concrete or voice else 0.0)
-    if flag("suspicion", suspect):
+    if flag("suspicion", suspect and not suicidal):
         urgent -= 0.5
     if flag("past", _has(_PAST, norm)) and not _has(_URGENT_NOW, norm):
         urgent -= 0.5
