@@ -56,13 +56,9 @@ class App:
 
 def load_knowledge(services: Services) -> None:
     """Load the curated knowledge base and its understanding into the services."""
-    try:
-        from knowledge.understand import Understander
+    from knowledge.loader import load_knowledge_base
+    from knowledge.understand import Understander
 
-        from knowledge.loader import load_knowledge_base
-    except ImportError:  # the knowledge package is still being built
-        log.warning("knowledge base not available; guidance answers are disabled")
-        return
     kb = load_knowledge_base(locale=services.settings.locale)
     understander = Understander(kb)
     services.extras["kb"] = kb
