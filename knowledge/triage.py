@@ -76,7 +76,8 @@ _CONCRETE = _rx(
     r"(?:mot|1) (?:be|chau|em|dua tre|dua be|dua nho|ban|hoc sinh|con be|thang be|chi|co be)",
     rf"{_KIN} (?:toi|em|minh|tui|no|ay|kia|do|nha ben|hang xom|chau|cua em|cua toi|cua chau)",
     r"(?:tui|bon|dam|nhom) (?:no|ban|lop tren|lop|ho|chung no|con trai|con gai)",
-    r"\d+ ?(?:tuoi|t)",
+    r"\d+ ?(?:tuoi|t)|co (?:dua|thang|con|nguoi|ong|ba|ai|ga|lao|tay) (?!nao|the|duoc)\w+|"
+    r"(?:em|con|chau|be|no|toi|tui|minh) (?:moi |dang |hoc |o )?lop \d+",
     r"(?:may|vai|hai|ba|nhieu|\d+) (?:dua|chau|be|em|dua tre|dua nho|tre|hoc sinh)",
     r"(?:chu|ong chu|ba chu|ma ma) (?:xuong|quan|nha hang|lo|tiem|trai|mo|ruong|vuon|tau)",
     r"be gai|be trai|co be|cau be|dua nho|thang nho|con nho|em hoc sinh|hoc (?:sinh|tro) (?:cua )?(?:toi|minh|em|lop)|"
@@ -178,6 +179,9 @@ _HARM = _rx(
     r"(?:xin|di) (?:\w+ ){0,2}(?:tien|an) (?:\w+ ){0,2}(?:cho|ngoai|o|duong|ben)|di xin|"
     r"(?:ru|moi|gioi thieu|hua) (?:\w+ ){0,4}(?:sang|qua|ra|len) (?:\w+ ){0,2}(?:trung quoc|tq|bien gioi|cam pu chia|campuchia|lao|nuoc ngoai|thanh pho|sai gon|ha noi)|"
     r"(?:ru|moi|goi|bao) (?:\w+ ){0,3}(?:lam viec|di lam) (?:\w+ ){0,3}(?:luong cao|nhieu tien|de)",
+    r"(?:doi|xin|bat|ep) (?:\w+ ){0,2}(?:xem|coi|nhin|cho xem) (?:\w+ ){0,2}(?:cho do|cho kin|vung kin|nguoi|than the|nguc|anh|hinh|body)|"
+    r"an don|an roi|danh vao (?:mong|dit|dau|mat|tay|chan|lung|nguoi|bung)|bit mieng|"
+    r"(?:khong|neu khong) thi (?:\w+ ){0,2}(?:tung|dang|gui|phat tan|bao|danh|giet)|lan roi|vet lan|ngoi len dui",
     r"(?:dan|du|keo|loi|goi|bat|ru|dua) (?:\w+ ){0,3}vao (?:nha|phong|lan|nha nghi|khach san|bui|kho|xe|hem|rung|nha ve sinh)"
     r"|dong cua lai|cho (?:keo|qua|tien) (?:\w+ ){0,3}(?:roi|xong)",
 )
@@ -194,6 +198,7 @@ _TIME = _rx(
     r"dua|dan|treu|che|uong|say|ve|dem|lam|nhin|khoc|tron|mang|quat|phat|vao|keo|sờ)|tu (?:hom|khi|luc|nam|thang|hoi|sang|chieu|trua|toi)",
 )
 _NARRATIVE = _rx(
+    r"(?:be|con|chau|em|no|ban) (?:\w+ ){0,3}(?:ke|khai|noi) (?:la |rang )?(?:co|thay|ong|ba|chu|bac|anh|chi|bo|me|ba|cha|duong|nguoi|no|ho)",
     r"phat hien|moi biet|nghe (?:noi|ke)|(?:toi|em|minh|tui) nghi|vet (?:roi|bam|thuong|cao|bong)|ke (?:la|voi|lai|rang)|ve nha ke|noi (?:la|voi toi|voi em|rang)|"
     r"thu nhan|tam su|nhin thay|thay (?:co|vet|no|con|be|chau)|bat gap|chung kien|nghi (?:la|ngo)|"
     r"toi la (?:giao vien|co giao|thay giao|me|bo|hang xom)",
@@ -216,31 +221,37 @@ _VICTIM = _rx(
 
 
 def _agent_act(text: str, harm: re.Match[str] | None) -> bool:
-    """A person noun before the harm and a victim word somewhere after that person."""
+    """A person noun before the harm and a victim word other than that person."""
     if harm is None:
         return False
     agent = _AGENT.search(text, 0, harm.end())
     if agent is None:
         return False
-    return _VICTIM.search(text, agent.end()) is not None
+    return any(v.start() >= agent.end() or v.end() <= agent.start() for v in _VICTIM.finditer(text))
 
 
 # --- guidance frames ---------------------------------------------------------------
 _KNOWLEDGE_Q = _rx(
-    r"(?:lam sao|lam the nao|the nao) (?!(?:bay gio|gio|day|a|ha|nhi|vay|the|ban|ad|oi|duoc|khong)\b)\w+",
+    r"(?<!biet )(?<!biet phai )(?:lam sao|lam the nao|the nao) (?!(?:bay gio|gio|day|a|ha|nhi|vay|the|ban|ad|oi|duoc|khong)\b)\w+",
     r"lam sao (?:de|biet|nhan biet|phat hien|phong|tranh|day|noi|giup|cho|ngan)",
-    r"lam the nao de|lam the nao biet|the nao (?:la|thi duoc)|co phai (?:la)?|la gi|nghia la",
+    r"lam the nao de|lam the nao biet|the nao (?:la|thi duoc)|(?<!biet )co phai la|la gi|nghia la",
     r"dau hieu|nhan biet|bieu hien|nhan ra|phat hien som|tai sao|vi sao|tai vi sao|ly do",
     r"(?:111|113|115) hay (?:111|113|115)|goi so nao|goi ai|bao ai|bao o dau",
-    r"cach|ngan (?:chan|ngua)|dau hieu (?:\w+ ){0,3}(?:la gi|gi|nao)",
+    r"cach(?! (?:\w+ )?(?:chet|tu tu|tu sat))|ngan (?:chan|ngua)|kieu gi|kieu nao|thu doan|chieu tro|xu ly sao|sao cho|khoi phai|thay vi|"
+    r"may (?:lan|phut|giay|tuoi|tieng|gio)(?! (?:nay|qua|truoc|roi|lien))|(?:\w+ )thi (?:em|con|toi|minh|ban )?(?:nen|phai) lam (?:gi|sao)$|"
+    r"dau hieu (?:\w+ ){0,3}(?:la gi|gi|nao)",
     r"phong (?:tranh|ngua|chong|bi|khi)|de phong|ngan ngua|ngan chan|tranh (?:bi|cho|de|xa)",
-    r"co nen|nen (?:day|noi|cho|de|phan ung)|nen lam (?!gi\b)|co duoc (?:phep)?|co bi (?:phat|xu ly|tu|sao)|"
+    r"(?<!biet )co phai (?!la )|co nen|nen (?:day|noi|cho|de|phan ung)|nen lam (?!gi\b)|co duoc (?:phep)?|co bi (?:phat|xu ly|tu|sao)|"
     r"bi phat|phat bao nhieu|xu phat|muc phat|quy dinh|luat|dieu luat|nghi dinh|bo luat|toi gi|toi danh (?:gi|nao|la)|"
     r"trach nhiem|quyen|tuoi nao|bao nhieu|may tuoi thi|toi da|toi thieu",
     r"day (?:con|tre|be|cac con|hoc sinh|chau)|noi (?:voi|chuyen voi) (?:con|tre|be)|giai thich|tro chuyen",
     r"ky nang|kien thuc|tai lieu|chuong trinh|tuyen truyen|ke hoach|quy trinh|thu tuc|bieu mau|"
     r"xa (?:phai|can|co)|tiep nhan|danh gia nguy co|truong hop nao",
     r"anh huong (?:gi|the nao|ra sao|nhu the nao|den|toi)|tac hai|hau qua|co bi coi la|dung hay sai",
+)
+_LEADING_Q = re.compile(
+    r"^(?:\w+ ){0,2}(?:dau hieu|lam sao (?:de|biet|nhan biet|phat hien)|lam the nao de|cach (?:nhan biet|phat hien|phong|day|giup)|"
+    r"tai sao|vi sao|phong tranh|phong ngua|bieu hien|nhan biet|thu doan|quy dinh|luat)\b"
 )
 _CONDITION = _rx(
     r"khi|neu|lo|nhu lo|gia su|gia nhu|truong hop|phong khi|mot khi|"
@@ -265,10 +276,13 @@ _SUICIDE = _rx(
     r"chan (?:\w+ ){0,2}(?:cuoc doi|doi|the gioi) (?:nay|lam|qua)|muon (?:\w+ ){0,2}(?:di theo|ra di|giai thoat|ngu mai)|"
     r"(?:uong|nuot) (?:\w+ ){0,2}(?:ca|het|nhieu|ca vi|ca lo|mot nam|mot vi|ca hop) (?:\w+ ){0,2}thuoc|(?:dinh|muon|se|sap) (?:\w+ ){0,2}(?:nhay|treo|uong thuoc|rach|cat)|"
     r"(?:khong|chang) (?:ai|con ai) (?:\w+ ){0,3}(?:can|thuong|quan tam) (?:em|con|toi|minh|tui)|de lai (?:thu|loi)",
+    r"(?:dang |da )?(?:dung|ngoi|leo|treo) (?:len |tren |o |ra )?(?:\w+ )?(?:san thuong|lan can|thanh cau|mep (?:cau|tang|san|vuc))|"
+    r"dung tim (?:em|con|toi|minh|tui|tao)|(?:cach|nghi) (?:\w+ ){0,2}(?:chet|tu tu)|chet cho (?:xong|roi|nhe|khoe)|"
+    r"tam biet (?:ca nha|bo me|ba me|ba ma|tat ca|the gioi)",
 )
 _HELP_NOW = _rx(
     r"cuu (?:voi|toi|em|con|chau|be|minh|tui|tao|giup|gap)(?! (?:nguoi|tre|duoi|ho|hoa|thuong|ban))",
-    r"cuu (?:\w+ )?voi$|cuu voi|khan cap|gap lam|nhanh len|nhanh giup|ngay lap tuc|"
+    r"cuu (?:\w+ )?voi$|cuu voi|khan cap|help|lam gi day|(?:phai )?lam sao day|gap lam|nhanh len|nhanh giup|ngay lap tuc|"
     r"(?:bay gio|gio) (?:phai )?lam (?:sao|gi)|lam sao bay gio|sos|help me|^gap|hoang qua|^(?:\w+ )?cuu(?: \w+)?$",
 )
 _HELP_WEAK = _rx(r"giup (?:\w+ ){0,2}voi$|giup voi|giup (?:toi|em|con|chau|minh|tui|tao|be) voi|giup (?:toi|em|con|chau|minh) gap")
@@ -278,7 +292,9 @@ _NOW = _rx(
     r"tu nay|nay gio|vua|roi$|\d+ tieng (?:roi|nay|qua)",
 )
 _ABDUCT = _rx(
-    r"bat coc|tien chuoc|bat (?:\w+ ){0,2}di(?! (?:hoc|lam|ban|ngu|an|choi|tam|xin))|"
+    r"bat coc|tien chuoc|bat (?:\w+ ){0,2}di(?! (?:hoc|lam|ban|ngu|an|choi|tam|xin|chan|phu|cat|hai|gat|nhat|don|giu|rua|ganh|cho|mua|ngu|lay|quet|nau))|"
+    r"(?:keo|loi|bong|om|dat|vac) (?:\w+ ){0,3}di\b(?! (?:hoc|choi|tam|an|ngu|kham|tiem))|cho (?:\w+ ){0,2}di dau|"
+    r"(?:keo|loi|dua|bat|vac) (?:\w+ ){0,3}vao (?:nha hoang|bui|rung|hem|xe|kho)|lay (?:\w+ )?(?:dien thoai|dt) cua (?:em|con|toi|minh|chau)|"
     r"(?:be|bat|keo|loi|dua|cho|du|ep) (?:\w+ ){0,3}(?:len xe|len o to|len oto|chay mat|di mat|vao bui|vao nha nghi)",
     r"(?:dua|dan|ban|mang|cho) (?:\w+ ){0,3}(?:qua|sang|vuot) (?:bien gioi|trung quoc|tq|campuchia|cam pu chia|lao)",
 )
@@ -287,6 +303,7 @@ _DANGER = _rx(
     r"khong lien lac duoc|mat lien lac|lac mat|di lac|tre lac|bi lac|tim khong thay|khong tim thay|"
     r"chay tron|tron (?:ra|thoat) (?:duoc|khoi)|dang tron|dang (?:di )?tim (?:em|con|toi|chau)",
     r"(?:di theo|bam theo|rinh|theo doi|cho|doi) (?:\w+ ){0,2}(?:em|con|toi|chau|be|minh) (?:ve|o|ngoai|truoc)",
+    r"xich (?:chan|tay|lai|co)|troi (?:chan|tay|lai)|"
     r"nhot (?:\w+ ){0,3}(?:trong|lai|o|vao)|bi nhot|khoa (?:\w+ ){0,2}(?:trong|lai)|bi xich|bi troi|bi giam",
     # water, body
     r"duoi nuoc|chet duoi|bi duoi|(?:roi|nga|te) (?:\w+ )?(?:xuong|xuong duoi) (?:ao|ho|song|gieng|suoi|be|muong|kenh|bien|nuoc)|"
@@ -306,14 +323,19 @@ _ONGOING = re.compile(
     rf"(?:{_HARM_VERB}|keo|loi|doa|dua|dan|chui|ep|duoi|dap cua|pha cua|theo|rinh|cam|say|dot|chay|"
     rf"chim|duoi nuoc|chay mau|co giat|ngat|sot cao)\b"
 )
+_SOON_EXTRA = _rx(
+    r"(?:se|sap|dinh|hen|doi) (?:\w+ ){0,3}(?:xu|xu ly|chan|cho|danh|giet|bat|don|dua di)(?: \w+){0,3} (?:em|con|tao|toi|minh|tui|no|may)",
+)
 _SOON = re.compile(
     r"\b(?:se|sap|dinh|doi|hen|ru|bat) (?:\w+ ){0,4}(?:" + _DANH + r"|giet|bat|dua|ban|gap|den|don)\b"
     r".*\b(?:toi nay|dem nay|chieu nay|sang mai|ngay mai|bay gio|luc nay|ngay)\b"
     r"|\b(?:toi nay|dem nay|chieu nay|sang mai|ngay mai|lat nua)\b.*\b(?:se|sap|dinh|hen|bat|den|toi|qua) (?:\w+ ){0,4}(?:"
     + _DANH + r"|giet|bat|dua|ban|gap|den|don|chet)\b"
 )
+_CRYING_NOW = _rx(r"(?:dang|van dang|van) (?:\w+ )?(?:la het|keu cuu|khoc thet|gao khoc|keu la|la|keu|khoc)|kia$")
+_SOON_TIME = _rx(r"tan hoc|ra ve|ra choi|sau gio hoc|toi nay|dem nay|chieu nay|lat nua|sang mai|ngay mai|mai|bay gio")
 _URGENT_NOW = _rx(r"dang|bay gio|toi nay|dem nay|luc nay|ngay luc nay|lat nua|ngay bay gio")
-_SUSPECT = _rx(r"nghi (?:la|ngo|rang)|(?:toi|em|minh|tui) nghi|hinh nhu|co ve|khong biet co")
+_SUSPECT = _rx(r"nghi (?:la|ngo|rang)|(?:toi|em|minh|tui) nghi(?! (?:hoc|lam|viec|phep|ngoi|tet|he|om|trua))|hinh nhu|co ve|khong biet co")
 _PAST = _rx(
     r"nam (?:ngoai|truoc|roi)|(?:tuan|thang|hoi|luc|hom|dot) truoc|ngay xua|luc nho|hoi nho|"
     r"tu lau|da lau|ke lai|ve nha ke|(?:may|vai|\d+) (?:thang|nam) (?:truoc|roi)"
@@ -324,7 +346,7 @@ _FEAR_NOW = _rx(r"(?:em|con|toi|chau|minh) (?:dang |rat |that )?(?:so|hoang) (?:
 _REPORT_VERB = (
     r"(?:to giac|to cao|bao tin|tin bao|trinh bao|bao cao|phan anh|khai bao|bao (?:cong an|canh sat|chinh quyen|"
     r"xa|phuong|ubnd|uy ban|vu viec|vu|mot vu|1 vu|cho (?:cong an|xa|chinh quyen|ai|ban))|gui (?:don|tin bao|thong tin)|thong bao (?:vu|ve)|"
-    r"don to giac|ghi nhan)"
+    r"don to giac|ghi nhan|cung cap (?:\w+ )?thong tin|bao (?:\w+ )?cho can bo)"
 )
 _REPORT_WANT = re.compile(
     rf"\b(?:muon|can|xin|cho (?:toi|em|minh|chau|con)|de nghi|dinh|phai|giup (?:toi|em|minh)|mo|tao|lam|"
@@ -334,7 +356,7 @@ _REPORT_BARE = re.compile(rf"^{_W}{{0,2}}{_REPORT_VERB}(?: \w+){{0,6}}$")
 _REPORT_QUESTION = _rx(
     r"o dau|the nao|nhu the nao|ra sao|cach|so nao|so may|goi so|co bi lo|lo danh tinh|an danh|giau ten|"
     r"co can|co phai|bao lau|sau khi|ai se|thu tuc|quy trinh|nghia vu|trach nhiem|muon biet|muon hoi|"
-    r"tim hieu|lam sao|lam the nao|bai dang|facebook|len mang|tai khoan",
+    r"tim hieu|lam sao|lam the nao|bai dang|facebook|len mang|tai khoan|qua zalo|qua (?:tin nhan|email|dien thoai)",
 )
 
 # --- small talk -------------------------------------------------------------------------
@@ -344,7 +366,8 @@ _SMALLTALK = _rx(
     r"tot lanh|haha|hihi|hehe|ban la ai|ai day|ban ten (?:gi|la gi)|ten (?:ban|em) la gi|"
     r"ban (?:co the |giup duoc |lam duoc |biet )(?:gi|nhung gi|lam gi)|(?:lam|giup) duoc (?:gi|nhung gi)|"
     r"co ai (?:o do|khong)|nguoi that|nguoi hay may|la may|la bot|robot|khoe khong|"
-    r"rat vui|tuyet voi|hay qua|tot qua|hieu roi|biet roi|ro roi|duoc roi|oi",
+    r"rat vui|tuyet voi|hay qua|tot qua|hieu roi|biet roi|ro roi|duoc roi|oi|"
+    r"chuc (?:\w+ ){0,3}(?:vui ve|vui|suc khoe|ngu ngon|may man|tot lanh)|ngay moi|vui ve|(?:co phai )?nguoi that (?:khong|ha|a)?",
 )
 _FILLER = frozenset(
     "ban bot ad admin oi a nhe nha em anh chi co chu bac moi nguoi minh toi nhieu lam rat ha vay the "
@@ -359,7 +382,7 @@ def _has(pattern: re.Pattern[str], text: str) -> bool:
 
 # True conditionals frame the whole message when they come first; worry words
 # ("sợ", which folds like "sờ") only frame a "bị" right after them.
-_IF = frozenset({"khi", "neu", "lo", "nhu lo", "gia su", "gia nhu", "truong hop", "phong khi", "mot khi"})
+_IF = frozenset({"khi", "neu", "nhu lo", "gia su", "gia nhu", "truong hop", "phong khi", "mot khi"})
 
 
 def _conditional(text: str, harm_start: int | None = None) -> bool:
@@ -373,7 +396,7 @@ def _conditional(text: str, harm_start: int | None = None) -> bool:
         if harm_start is not None and match.start() > harm_start:
             continue
         before = text[: match.start()].split()
-        if len(before) <= 4 and match.group(0) in _IF:
+        if (len(before) <= 4 and match.group(0) in _IF) or (not before and match.group(0) == "lo"):
             return True
         window = text[match.end():].split()[:5]
         if "bi" in window:
@@ -416,7 +439,8 @@ def triage(text: str) -> Triage:
     generic_child = flag("generic-child", _has(_GENERIC_CHILD, norm) and not (concrete or timed))
 
     suspect = _has(_SUSPECT, norm)
-    generic = 1.0 * knowledge_q + 1.0 * conditional + 0.4 * generic_child
+    leading_q = flag("leading-question", _has(_LEADING_Q, norm))
+    generic = 1.0 * knowledge_q + 1.0 * conditional + 0.4 * generic_child + 1.0 * leading_q
     anchor = 0.7 * concrete + 0.6 * voice + 0.5 * timed + 0.4 * narrative + 0.7 * agent_act
 
     # Emergency: urgent signals, cancelled by a knowledge/conditional frame.
@@ -429,8 +453,10 @@ def triage(text: str) -> Triage:
     # "giúp em với" while something is going on right now
     urgent += 0.4 * (help_please and _has(_URGENT_NOW, norm))
     urgent += 1.0 * flag("abduction", _has(_ABDUCT, norm))
-    urgent += 1.0 * flag("ongoing-harm", _has(_ONGOING, norm))
-    urgent += 1.0 * flag("harm-soon", _has(_SOON, norm))
+    urgent += 1.0 * flag("ongoing-harm", _has(_ONGOING, norm) or (
+        harm_match is not None and _has(_CRYING_NOW, norm)))
+    urgent += 1.0 * flag("harm-soon", _has(_SOON, norm) or (
+        _has(_SOON_EXTRA, norm) and _has(_SOON_TIME, norm)))
     now = _has(_NOW, norm)
     urgent += 1.0 * flag("fear-now", _has(_FEAR_NOW, norm) and _has(_URGENT_NOW, norm))
     if flag("danger-event", _has(_DANGER, norm)):
@@ -450,7 +476,7 @@ def triage(text: str) -> Triage:
     elif flag("harm-passive", _has(_HARM_PASSIVE, norm)):
         harm = 0.8
     elif flag("harm-word", _has(_HARM_WORD, norm) and anchor >= 0.7):
-        harm = 0.6
+        harm = 0.7
     elif flag("bi-event", (concrete or voice) and not (knowledge_q or conditional) and any(
         m.group(1) not in _BENIGN_BI for m in _BI_ANY.finditer(norm))):
         harm = 0.6
