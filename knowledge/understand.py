@@ -51,8 +51,8 @@ HARM_TOPICS = frozenset({
     "abuse_signs", "disclosure_response", "domestic_violence", "school_violence",
     "online_grooming", "cyberbullying", "trafficking", "child_labour", "child_marriage",
 })
-_EVENT = frozenset({"concrete-person", "victim-voice", "time-aspect", "narrative"})
-_GENERIC = frozenset({"knowledge-question", "conditional", "generic-child"})
+_EVENT = frozenset({"concrete-person", "victim-voice", "time-aspect", "narrative", "agent-act"})
+_GENERIC = frozenset({"knowledge-question", "conditional", "generic-child", "leading-question"})
 _HARM = frozenset({"harm", "harm-passive", "harm-word", "bi-event", "danger-event"})
 
 
@@ -69,12 +69,22 @@ def _urgent(topic: str, reasons: tuple[str, ...]) -> bool:
     return "now" in found or "danger-event" in found
 
 
-def _tells_an_event(reasons: tuple[str, ...]) -> bool:
-    """Triage saw a concrete person and a time/aspect or narrative, and no question frame."""
+_QUESTION_END = re.compile(r"\b(?:khong|chua|gi|sao|nao|dau|ai|the|vay|ha|hong|a|nhi|duoc)$")
+
+
+def _tells_an_event(reasons: tuple[str, ...], norm: str = "", raw: str = "") -> bool:
+    """Triage saw a concrete person and a time/aspect or narrative, and no question frame.
+
+    A statement (not a question) with any anchor is also an event: people who
+    tell of abuse rarely phrase it as a question about the topic.
+    """
     found = set(reasons)
     if found & _GENERIC:
         return False
-    return len(found & _EVENT) >= 2 or bool(found & _EVENT and found & _HARM)
+    if len(found & _EVENT) >= 2 or bool(found & _EVENT and found & _HARM):
+        return True
+    statement = len(norm.split()) >= 4 and "?" not in raw and _QUESTION_END.search(norm) is None
+    return statement and bool(found & (_EVENT | _HARM))
 
 
 class Understander:
@@ -108,6 +118,14 @@ class Understander:
         hits = self.index.search(norm, k=self.k, normalized=True)
         floor = self.min_score if in_domain(norm) else max(self.min_score, OUT_OF_DOMAIN_SCORE)
         if not hits or hits[0].score < floor:
+            found = set(safety.reasons)
+            if found & _HARM and found & _EVENT and not found & _GENERIC:
+                # Nothing in the knowledge base looks like it, but triage saw harm to
+                # a concrete child: never answer that with the generic menu.
+                return Understanding(
+                    intent="disclosure", score=safety.score, normalized=norm,
+                    reasons=(*safety.reasons, "harm-event-unmatched"),
+                )
             return Understanding(
                 intent="fallback",
                 score=hits[0].score if hits else 0.0,
@@ -127,7 +145,7 @@ class Understander:
                 normalized=norm,
                 reasons=(*safety.reasons, f"event-about-{topic}"),
             )
-        if topic in HARM_TOPICS and _tells_an_event(safety.reasons):
+        if topic in HARM_TOPICS and _tells_an_event(safety.reasons, norm, text):
             # Triage found a concrete event but no harm word it knows; the knowledge
             # base says the message is about abuse: believe it is a disclosure.
             return Understanding(

@@ -95,6 +95,23 @@ def test_report_on_check_set(understander) -> None:
     assert report.total > 0
 
 
+@pytest.mark.xfail(
+    strict=False,
+    reason="held-out set, not tuned on line by line; targets not met yet (recall ~0.91)",
+)
+def test_targets_on_extra_set(understander) -> None:
+    """The large, diverse set (heavy on emergency/disclosure and hard negatives)."""
+    path = DATA / "eval_extra.jsonl"
+    if not path.exists():
+        pytest.skip(f"{path} is missing")
+    report = evaluate(read_jsonl(path), understander)
+    print(report.format_table(show_errors=0))
+    assert report.intent_accuracy >= 0.95
+    assert report.topic_top1_rate >= 0.90
+    assert report.safety_recall >= 0.99
+    assert report.false_alarm_rate <= 0.05
+
+
 @settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.text())
 def test_understand_never_raises(understander, text: str) -> None:

@@ -31,6 +31,9 @@ CASES = [
     ("xe hỏng rồi", "xe hong roi"),  # "hỏng" is not teencode
     ("ck vk", "chong vo"),
     ("trc đây", "truoc day"),
+    ("ba quýnh em", "ba danh em"),  # regional "beat"
+    ("uýnh lộn", "danh lon"),
+    ("bé Quỳnh nên đi học", "be quynh nen di hoc"),  # the name and "nên" stay
     ("", ""),
     ("😀🎉!!!", ""),
 ]

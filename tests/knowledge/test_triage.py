@@ -29,7 +29,36 @@ DISCLOSURE = [
     "cháu tôi bị bố mẹ bỏ đói, tối phải ngủ ngoài chuồng bò",
     "em bị thầy chủ nhiệm nhắn tin gạ gẫm",
 ]
+# Regional and euphemistic phrasings (written for these tests, not taken from eval sets).
+DISCLOSURE_VARIANTS = [
+    "ba tui uýnh tui bằng cây, lưng bầm hết",
+    "mẹ kế hay nện con bé bằng roi mây",
+    "thầy dạy thêm sàm sỡ em",
+    "anh họ đụng chạm vùng kín của con bé",
+    "dượng cho em xem phim người lớn",
+    "chú bảo em giữ bí mật rồi cho em tiền",
+    "bé Na bị dì ghẻ nhốt trong nhà vệ sinh",
+    "ba dọa giết em nếu em nói với ai",
+    "có người rủ em sang Trung Quốc làm việc lương cao",
+    "có thằng nhắn tin cho con em đòi xem chỗ đó",
+    "em lỡ gửi ảnh cho người ta giờ họ đòi tiền không thì đăng lên",
+    "e mới lớp 7 mà bố bắt đi làm phụ hồ, ko làm là ăn đòn",
+    "chú tài xế xe đưa đón hay sờ đùi con bé",
+]
+EMERGENCY_VARIANTS = [
+    "em muốn biến mất",
+    "vĩnh biệt mọi người",
+    "em đứng trên sân thượng rồi",
+    "mai em đi rồi, mọi người đừng tìm em",
+    "giúp em với, chú ấy đang đứng ngoài cửa phòng em",
+    "con bé nhà bên lại bị đánh, đang la hét kìa",
+    "tụi nó hẹn tan học sẽ chặn đánh em",
+]
 GUIDANCE = [
+    "trẻ chứng kiến bố mẹ đánh nhau có ảnh hưởng gì",
+    "con ko nghe lời, xử lý sao cho khỏi phải đánh",
+    "dấu hiệu con đang bị người lạ trên mạng thao túng",
+    "kẻ xấu trên mạng hay làm quen với trẻ kiểu gì",
     "Nên làm gì khi con bị bạn đánh ở trường?",
     "Làm sao biết con bị xâm hại?",
     "dấu hiệu trẻ bị bạo hành là gì",
@@ -56,6 +85,16 @@ def test_emergency(text: str) -> None:
 @pytest.mark.parametrize("text", DISCLOSURE)
 def test_disclosure(text: str) -> None:
     assert triage(text).intent == "disclosure", triage(text)
+
+
+@pytest.mark.parametrize("text", DISCLOSURE_VARIANTS)
+def test_disclosure_variants_are_safety(text: str) -> None:
+    assert triage(text).intent in {"emergency", "disclosure"}, triage(text)
+
+
+@pytest.mark.parametrize("text", EMERGENCY_VARIANTS)
+def test_emergency_variants(text: str) -> None:
+    assert triage(text).intent == "emergency", triage(text)
 
 
 @pytest.mark.parametrize("text", GUIDANCE)
