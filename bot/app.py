@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.secrets import resolve_secret_key
-from handlers import guidance, hotline, menu, plans, safety
+from handlers import campaigns, guidance, hotline, menu, plans, safety
 from handlers.clock import Clock, SystemClock
 from handlers.context import CoreSettings, Services
 from handlers.core import Core
@@ -29,7 +29,7 @@ __all__ = ["App", "build_app", "FEATURES"]
 log = logging.getLogger("bvte.app")
 
 # Feature modules: each has a `router` and may have `setup(app) -> list[Job]`.
-FEATURES: list[ModuleType] = [menu, safety, guidance, hotline, plans]
+FEATURES: list[ModuleType] = [menu, safety, guidance, hotline, plans, campaigns]
 
 
 @dataclass

@@ -169,6 +169,7 @@ def _register_optional() -> None:
         ("bot.cli_plan", "plan_app", "plan"),
         ("bot.cli_plan", "unit_app", "unit"),
         ("bot.cli_admin", "register", None),
+        ("bot.cli_campaign", "campaign_app", "campaign"),
     ):
         try:
             mod = import_module(module)
