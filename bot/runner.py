@@ -1,23 +1,125 @@
 """`bvte run`: serve the configured channels and the background work in one process.
 
-SIGTERM/SIGINT stop the channels and the loops within a few seconds."""
+SIGTERM/SIGINT stop the channels and the loops within a few seconds.
+
+Start-up with the database down does not crash-loop: `open_app` logs one line
+per attempt (no traceback) and retries with exponential back-off until the
+database answers or the process is told to stop. With `--workers N` each worker
+is one `serve()` in a child process (bot.workers) on an inherited socket.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import os
+import random
 import signal
+import socket
+import sys
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
 
 from bot.app import App, build_app
 from bot.config import Settings
 
-__all__ = ["Runner", "build_channels", "serve"]
+__all__ = [
+    "DB_RETRY_MAX",
+    "Runner",
+    "build_channels",
+    "db_unavailable",
+    "open_app",
+    "open_app_migrations",
+    "serve",
+    "with_db_retry",
+]
 
 log = logging.getLogger("bvte.run")
 
+T = TypeVar("T")
+
 STOP_TIMEOUT = 8.0
+DB_RETRY_BASE = 1.0
+DB_RETRY_MAX = 30.0
+
+
+def safe_url(url: str) -> str:
+    """The database URL for a log line: no password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "?"
+
+
+def db_unavailable(exc: BaseException) -> bool:
+    """True for errors meaning "the database cannot be reached now" (retry later),
+    as opposed to a wrong configuration or a bug."""
+    if isinstance(exc, OSError | TimeoutError | OperationalError | InterfaceError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    # asyncpg's "the database system is starting up" / "too many connections".
+    return type(exc).__name__ in {"CannotConnectNowError", "TooManyConnectionsError",
+                                  "ConnectionDoesNotExistError"}
+
+
+async def with_db_retry(
+    call: Callable[[], Awaitable[T]],
+    stop: asyncio.Event,
+    *,
+    base: float = DB_RETRY_BASE,
+    cap: float = DB_RETRY_MAX,
+    where: str = "",
+) -> tuple[bool, T | None]:
+    """Run `call` until it gets through to the database: (True, result), or
+    (False, None) when `stop` is set while waiting. Other errors propagate."""
+    failures = 0
+    where = f" at {where}" if where else ""
+    while not stop.is_set():
+        try:
+            return True, await call()
+        except Exception as exc:
+            if not db_unavailable(exc):
+                raise
+            delay = min(cap, base * 2 ** min(failures, 16)) * (1 + 0.2 * random.random())
+            failures += 1
+            # One line, the class name only: driver messages may carry the URL.
+            log.error(
+                "database unavailable%s (%s); retry %d in %.1fs",
+                where, type(exc).__name__, failures, delay,
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+    return False, None
+
+
+async def open_app(
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    build: Callable[..., Awaitable[App]] = build_app,
+    migrate: bool = True,
+    base: float = DB_RETRY_BASE,
+    cap: float = DB_RETRY_MAX,
+) -> App | None:
+    """Build the app, waiting for the database; None when stopped while waiting."""
+    _, app = await with_db_retry(
+        lambda: build(settings, migrate=migrate), stop, base=base, cap=cap,
+        where=safe_url(settings.database_url),
+    )
+    return app
+
+
+async def open_app_migrations(settings: Settings, stop: asyncio.Event, upgrade) -> bool:
+    """Apply the migrations, waiting for the database; False when stopped first."""
+    done, _ = await with_db_retry(
+        lambda: upgrade(settings.database_url), stop, where=safe_url(settings.database_url)
+    )
+    return done
 
 
 def build_channels(settings: Settings, *, webhook: bool) -> list:
@@ -88,7 +190,35 @@ class Runner:
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
-async def serve(settings: Settings, *, webhook: bool = False, workers: int = 1) -> int:
+def _install_stop(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+async def serve(
+    settings: Settings,
+    *,
+    webhook: bool = False,
+    workers: int = 1,
+    sock: socket.socket | None = None,
+    migrate: bool = True,
+) -> int:
+    """Run until SIGTERM/SIGINT. `workers` > 1 forks worker processes (bot.workers);
+    `sock` is the listening socket a worker inherited from that parent."""
+    from bot.workers import WORKER_ENV, inherited_socket, run_workers, workers_refusal
+
+    refusal = workers_refusal(settings, workers, webhook=webhook)
+    if refusal is not None:
+        print(refusal, file=sys.stderr)
+        return 2
+    if workers > 1:
+        return await run_workers(settings, workers)
+    if sock is None and webhook:
+        sock = inherited_socket()
+    if os.environ.get(WORKER_ENV):
+        migrate = False  # the parent applied them once for every worker
     channels = build_channels(settings, webhook=webhook)
     if not channels:
         print(
@@ -96,15 +226,15 @@ async def serve(settings: Settings, *, webhook: bool = False, workers: int = 1) 
             "No channel configured: set BVTE_TELEGRAM_TOKEN or BVTE_ZALO_TOKEN (or use `bvte chat`)."
         )
         return 2
-    app = await build_app(settings)
+    stop = asyncio.Event()
+    _install_stop(stop)
+    app = await open_app(settings, stop, migrate=migrate)
+    if app is None:
+        log.info("stopped before the database was reachable")
+        return 0
     for channel in channels:
         app.add_sender(channel.name, channel)
     runner = Runner(app, settings.tick_seconds)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
     started: list = []
     web = None
     try:
@@ -114,7 +244,8 @@ async def serve(settings: Settings, *, webhook: bool = False, workers: int = 1) 
             from bot.web import WebServer, create_web_app
 
             web = WebServer(
-                create_web_app(app, channels), settings.webhook_listen, settings.webhook_port
+                create_web_app(app, channels), settings.webhook_listen, settings.webhook_port,
+                sock=sock,
             )
             await web.start()
         for channel in channels:

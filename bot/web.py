@@ -1,8 +1,13 @@
 """The HTTP side of `bvte run --webhook`: one Starlette app for every channel.
 
 `POST /<channel name>` (e.g. `/zalo`, `/telegram`) for each channel that has
-`process_webhook(payload)` and `webhook_secret_header`. More routes (`/healthz`,
-`/metrics`) go into `_routes`.
+`process_webhook(payload)` and `webhook_secret_header`, plus:
+
+* `GET /healthz`: 200 `{"db": "ok", "outbox_pending": n, "outbox_lag_s": x}` when
+  the database answers, 503 `{"db": "down", ...}` otherwise (load balancers take
+  the worker out of rotation);
+* `GET /metrics`: Prometheus text (bot.metrics), figures read from the database so
+  every worker reports the same totals.
 
 Each webhook request:
 1. checks the channel's secret header against BVTE_WEBHOOK_SECRET in constant
@@ -31,12 +36,17 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import uvicorn
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.metrics import CONTENT_TYPE_LATEST, Metrics, check_health
+
 if TYPE_CHECKING:
+    import socket
+
     from bot.app import App
 
 __all__ = ["MAX_BODY", "WebServer", "WebhookChannel", "create_web_app"]
@@ -44,6 +54,8 @@ __all__ = ["MAX_BODY", "WebServer", "WebhookChannel", "create_web_app"]
 log = logging.getLogger("bvte.web")
 
 MAX_BODY = 1_000_000  # bytes; real updates are a few KB
+# Failures that mean "try again later", not "this update is broken".
+_UNAVAILABLE = (OperationalError, InterfaceError, OSError, TimeoutError)
 
 
 @runtime_checkable
@@ -85,10 +97,16 @@ async def _read_body(request: Request) -> bytes | None:
     return b"".join(chunks)
 
 
-def _webhook_endpoint(channel: WebhookChannel, secret: str | None):
+def _webhook_endpoint(channel: WebhookChannel, secret: str | None, metrics: Metrics):
     header = channel.webhook_secret_header
+    counter = metrics.webhook_requests
 
     async def endpoint(request: Request) -> JSONResponse:
+        response = await handle(request)
+        counter.labels(channel.name, str(response.status_code)).inc()
+        return response
+
+    async def handle(request: Request) -> JSONResponse:
         if not _secret_ok(request.headers.get(header), secret):
             log.warning("%s webhook: refused a request without the right secret", channel.name)
             return _answer(403, error="forbidden")
@@ -110,6 +128,9 @@ def _webhook_endpoint(channel: WebhookChannel, secret: str | None):
             await channel.process_webhook(payload)
         except ValueError:
             return _answer(400, error="malformed update")
+        except _UNAVAILABLE as exc:  # the database is down: the platform retries later
+            log.error("%s webhook: database unavailable (%s)", channel.name, type(exc).__name__)
+            return _answer(503, error="unavailable")
         except Exception as exc:  # never leak a traceback or the update to the caller
             log.error("%s webhook failed: %s", channel.name, type(exc).__name__)
             return _answer(500, error="internal")
@@ -118,21 +139,41 @@ def _webhook_endpoint(channel: WebhookChannel, secret: str | None):
     return endpoint
 
 
-def _routes(app: App, channels: Iterable[object]) -> Iterator[Route]:
+def _health_endpoint(app: App):
+    async def endpoint(request: Request) -> JSONResponse:
+        health = await check_health(app.uow, app.services.clock.now())
+        return JSONResponse(health.as_dict(), status_code=200 if health.db_ok else 503)
+
+    return endpoint
+
+
+def _metrics_endpoint(metrics: Metrics):
+    async def endpoint(request: Request) -> Response:
+        return Response(await metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    return endpoint
+
+
+def _routes(app: App, channels: Iterable[object], metrics: Metrics) -> Iterator[Route]:
     secret_value = app.settings.webhook_secret
     secret = secret_value.get_secret_value() if secret_value is not None else None
+    yield Route("/healthz", _health_endpoint(app), methods=["GET"], name="healthz")
+    yield Route("/metrics", _metrics_endpoint(metrics), methods=["GET"], name="metrics")
     for channel in channels:
         if isinstance(channel, WebhookChannel):
             yield Route(
-                f"/{channel.name}", _webhook_endpoint(channel, secret), methods=["POST"],
+                f"/{channel.name}", _webhook_endpoint(channel, secret, metrics), methods=["POST"],
                 name=f"webhook-{channel.name}",
             )
 
 
-def create_web_app(app: App, channels: Iterable[object]) -> Starlette:
-    """The ASGI app serving the webhooks of `channels` (others are skipped)."""
-    web = Starlette(routes=list(_routes(app, channels)))
+def create_web_app(app: App, channels: Iterable[object], metrics: Metrics | None = None) -> Starlette:
+    """The ASGI app serving the webhooks of `channels` (others are skipped),
+    /healthz and /metrics."""
+    metrics = metrics or Metrics(app.uow, app.services.clock)
+    web = Starlette(routes=list(_routes(app, channels, metrics)))
     web.state.bvte_app = app
+    web.state.metrics = metrics
     return web
 
 
@@ -145,19 +186,24 @@ class _EmbeddedServer(uvicorn.Server):
 
 
 class WebServer:
-    """uvicorn for `asgi` on host:port as a task of the running loop."""
+    """uvicorn for `asgi` on host:port as a task of the running loop.
 
-    def __init__(self, asgi: Any, host: str, port: int) -> None:
+    With `sock` (a listening socket inherited from `bvte run --workers N`'s parent)
+    it serves that socket instead of binding: the kernel spreads the connections
+    over the workers."""
+
+    def __init__(self, asgi: Any, host: str, port: int, *, sock: socket.socket | None = None) -> None:
         config = uvicorn.Config(
             asgi, host=host, port=port, log_level="warning", access_log=False, lifespan="off",
             server_header=False,
         )
         self.server = _EmbeddedServer(config)
+        self.sockets = [sock] if sock is not None else None
         self.task: asyncio.Task[None] | None = None
 
     async def _serve(self) -> None:
         try:
-            await self.server.serve()
+            await self.server.serve(sockets=self.sockets)
         except SystemExit:  # uvicorn exits the process when it cannot bind; we do not
             raise OSError(f"web server could not listen on port {self.server.config.port}") from None
 

@@ -158,21 +158,31 @@ class TelegramChannel:
             raise ValueError("not a Telegram update")
         try:
             update = Update.de_json(payload, self.ptb.bot)
-        except (KeyError, TypeError, ValueError, AttributeError):
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError, OSError):
             raise ValueError("malformed Telegram update") from None
         if update is None:
             raise ValueError("malformed Telegram update")
-        await self.ptb.process_update(update)
+        # Not through PTB's process_update: it hands handler errors to the error
+        # handler and returns, so a failed commit would be acknowledged and lost.
+        # Here a core failure propagates and the webhook answers non-2xx (redelivery).
+        await self._handle(update)
 
     async def _on_update(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if not isinstance(update, Update) or self._app is None:
+        if isinstance(update, Update):
+            await self._handle(update)
+
+    async def _handle(self, update: Update) -> None:
+        if self._app is None:
             return
+        try:
+            inbound = to_inbound(update)
+        except (AttributeError, TypeError, ValueError):  # a field of an unexpected type
+            raise ValueError("malformed Telegram update") from None
         if update.callback_query is not None:
             try:
                 await update.callback_query.answer()
             except TelegramError as exc:  # a stale query must not stop the press
                 log.info("callback answer failed: %s", type(exc).__name__)
-        inbound = to_inbound(update)
         if inbound is not None:
             await self._app.core.handle(inbound)
 

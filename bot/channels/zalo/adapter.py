@@ -382,7 +382,10 @@ class ZaloChannel:
         Returns once `Core.handle` has committed the update id, the state change and
         the replies (one transaction); the replies are sent later by the outbox.
         """
-        update = parse_update(payload)
+        try:
+            update = parse_update(payload)
+        except (TypeError, OverflowError, OSError):  # e.g. an absurd epoch in `date`
+            raise ValueError("malformed Zalo update") from None
         if update.message is None:
             raise ValueError("event without a message")
         inner = payload.get("result") if "result" in payload and "message" not in payload else payload
