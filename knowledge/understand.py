@@ -10,14 +10,38 @@ in the knowledge base resembles the message is it ``fallback``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
+from knowledge.classifier import (
+    Example,
+    NaiveBayesModel,
+    SoftmaxModel,
+    features,
+    kb_examples,
+    load_examples,
+    topic_features,
+    train_intent_model,
+    train_topic_model,
+)
 from knowledge.models import KnowledgeBase
 from knowledge.normalize import normalize
 from knowledge.search import Hit, KnowledgeIndex
-from knowledge.triage import triage
+from knowledge.topics import INTENTS, TOPICS
+from knowledge.triage import Triage, triage
 
-__all__ = ["CONFIDENT_SCORE", "MIN_SCORE", "OUT_OF_DOMAIN_SCORE", "Understander", "Understanding", "in_domain"]
+__all__ = [
+    "CONFIDENT_SCORE",
+    "DEFAULT_BLEND",
+    "MIN_SCORE",
+    "OUT_OF_DOMAIN_SCORE",
+    "Blend",
+    "Models",
+    "Signals",
+    "Understander",
+    "Understanding",
+    "in_domain",
+]
 
 # Calibrated on tests/data/eval_dev.jsonl: below MIN_SCORE the best entry shares
 # too little with the message to be on topic; a message with no child-protection
@@ -40,10 +64,16 @@ class Understanding:
     hits: list[Hit] = field(default_factory=list)
     normalized: str = ""
     reasons: tuple[str, ...] = ()
+    # Topics best first as the blend ranked them (empty: rank by the hits alone).
+    ranked_topics: tuple[str, ...] = ()
 
     def top_topics(self, n: int = 3) -> list[str]:
-        """The ``n`` best distinct topics among the hits (for "did you mean" buttons)."""
-        return [topic for topic, _score in KnowledgeIndex.topic_scores(self.hits)][:n]
+        """The ``n`` best distinct topics (for "did you mean" buttons), the chosen one first."""
+        ranked = list(self.ranked_topics)
+        ranked += [t for t, _score in KnowledgeIndex.topic_scores(self.hits) if t not in ranked]
+        if self.topic is not None and (not ranked or ranked[0] != self.topic):
+            ranked = [self.topic, *(t for t in ranked if t != self.topic)]
+        return ranked[:n]
 
 
 # Topics whose questions describe harm done to a child.
@@ -87,8 +117,47 @@ def _tells_an_event(reasons: tuple[str, ...], norm: str = "", raw: str = "") -> 
     return statement and bool(found & (_EVENT | _HARM))
 
 
+@dataclass(frozen=True, slots=True)
+class Blend:
+    """How the learned models are combined with the rules (chosen by cross-validation,
+    see ``bench/understanding_cv.py``)."""
+
+    # Safety when the rules say so, or when P(emergency) + P(disclosure) >= this.
+    safety_threshold: float = 0.5
+    # The rules' safety call is overruled only when the classifier is this sure it is not.
+    veto_below: float = 0.0
+    # A rule disclosure becomes an emergency when P(emergency) exceeds P(disclosure) by this.
+    emergency_margin: float = 0.3
+    # Report / small talk / fallback / guidance from the classifier when at least this sure.
+    other_threshold: float = 0.7
+    # Weight of the topic classifier against the retrieval topic score.
+    topic_weight: float = 0.6
+
+
+DEFAULT_BLEND = Blend()
+
+
+@dataclass(frozen=True, slots=True)
+class Models:
+    """The learned components; ``None`` fields fall back to the rules alone."""
+
+    intent: SoftmaxModel | None = None
+    topic: NaiveBayesModel | None = None
+
+    @classmethod
+    def train(cls, kb: KnowledgeBase, examples: Sequence[Example] | None = None) -> Models:
+        """Train both models on the labelled messages and the knowledge-base questions."""
+        labelled = list(load_examples() if examples is None else examples)
+        everything = [*labelled, *kb_examples(kb)]
+        topics = [t for t in TOPICS if t in kb.by_topic]
+        return cls(
+            intent=train_intent_model(everything, INTENTS),
+            topic=train_topic_model(everything, topics) if topics else None,
+        )
+
+
 class Understander:
-    """Triage + retrieval over one knowledge base. Build once, reuse for every message."""
+    """Triage + retrieval + learned models over one knowledge base. Build once, reuse."""
 
     def __init__(
         self,
@@ -97,16 +166,26 @@ class Understander:
         min_score: float = MIN_SCORE,
         confident_score: float = CONFIDENT_SCORE,
         k: int = 8,
+        models: Models | None = None,
+        blend: Blend = DEFAULT_BLEND,
+        learned: bool = True,
     ) -> None:
         self.kb = kb
         self.index = KnowledgeIndex(kb.entries)
         self.min_score = min_score
         self.confident_score = confident_score
         self.k = k
+        self.blend = blend
+        if models is None:
+            models = Models.train(kb) if learned and kb.entries else Models()
+        self.models = models
 
-    def understand(self, text: str) -> Understanding:
+    # -- the rules alone (triage, retrieval, topic heuristics) -----------------------------
+    def understand_rules(self, text: str) -> Understanding:
         norm = normalize(text)
-        safety = triage(text)
+        return self._rules(text, norm, triage(text))
+
+    def _rules(self, text: str, norm: str, safety: Triage) -> Understanding:
         if safety.intent is not None:
             return Understanding(
                 intent=safety.intent,
@@ -166,6 +245,111 @@ class Understander:
             normalized=norm,
             reasons=safety.reasons,
         )
+
+    # -- rules + learned models ------------------------------------------------------------
+    def signals(self, text: str) -> Signals:
+        """Everything the blend needs, computed once (the CV bench sweeps blends over these)."""
+        norm = normalize(text)
+        safety = triage(text)
+        rules = self._rules(text, norm, safety)
+        p_intent = (
+            self.models.intent.proba_features(features(norm, safety)) if self.models.intent else {}
+        )
+        p_topic: dict[str, float] = {}
+        if self.models.topic is not None and norm:
+            p_topic = self.models.topic.proba_features(topic_features(norm))
+        hits = rules.hits
+        if not hits and norm and (p_topic or rules.intent in _SAFETY):
+            hits = self.index.search(norm, k=self.k, normalized=True)
+        return Signals(text, norm, safety, rules, p_intent, p_topic, hits)
+
+    def understand(self, text: str) -> Understanding:
+        return self.decide(self.signals(text), self.blend)
+
+    def decide(self, sig: Signals, blend: Blend) -> Understanding:
+        rules, p = sig.rules, sig.p_intent
+        if not p:
+            return rules
+        p_safe = p.get("emergency", 0.0) + p.get("disclosure", 0.0)
+        reasons = rules.reasons
+        if rules.intent in _SAFETY and p_safe >= blend.veto_below:
+            intent = rules.intent
+            if (
+                intent == "disclosure"
+                and p.get("emergency", 0.0) - p.get("disclosure", 0.0) >= blend.emergency_margin
+            ):
+                intent, reasons = "emergency", (*reasons, "model-emergency")
+            return replace(rules, intent=intent, reasons=reasons, topic=None, entry_id=None)
+        if p_safe >= blend.safety_threshold:
+            intent = "emergency" if p.get("emergency", 0.0) >= p.get("disclosure", 0.0) else "disclosure"
+            return Understanding(
+                intent=intent, score=round(p_safe, 4), confident=False, hits=sig.hits,
+                normalized=sig.norm, reasons=(*reasons, f"model-{intent}"),
+            )
+        intent = rules.intent if rules.intent not in _SAFETY else "guidance"
+        others = {k: v for k, v in p.items() if k not in _SAFETY}
+        best = max(others, key=others.__getitem__)
+        if best != intent and others[best] >= blend.other_threshold:
+            intent, reasons = best, (*reasons, f"model-{best}")
+        if intent != "guidance":
+            return Understanding(
+                intent=intent, score=rules.score, confident=rules.confident, hits=sig.hits,
+                normalized=sig.norm, reasons=reasons,
+            )
+        return self._guidance(sig, blend, reasons)
+
+    def _guidance(self, sig: Signals, blend: Blend, reasons: tuple[str, ...]) -> Understanding:
+        hits = sig.hits
+        combined: dict[str, float] = {
+            t: (1 - blend.topic_weight) * s for t, s in KnowledgeIndex.topic_scores(hits)
+        }
+        for t, q in sig.p_topic.items():
+            combined[t] = combined.get(t, 0.0) + blend.topic_weight * q
+        if not combined:
+            return Understanding(intent="fallback", normalized=sig.norm, reasons=reasons)
+        ranked = sorted(combined, key=combined.__getitem__, reverse=True)
+        topic = ranked[0]
+        best = next((h for h in hits if h.topic == topic), None)
+        entry_id, score = (best.entry_id, best.score) if best else (self._entry_in(topic, sig.norm), 0.0)
+        return Understanding(
+            intent="guidance",
+            topic=topic,
+            entry_id=entry_id,
+            score=score,
+            confident=score >= self.confident_score and combined[topic] >= 0.5,
+            hits=hits,
+            normalized=sig.norm,
+            reasons=reasons,
+            ranked_topics=tuple(ranked[:5]),
+        )
+
+    def _entry_in(self, topic: str, norm: str) -> str:
+        """The entry of ``topic`` sharing most with the message (its first entry if none)."""
+        entries = self.kb.by_topic[topic]
+        lexical = self.index.lexical(norm)
+        ids = {e.id for e in entries}
+        best = max(
+            (doc for doc in lexical if self.index.entries[doc].id in ids),
+            key=lexical.__getitem__,
+            default=None,
+        )
+        return self.index.entries[best].id if best is not None else entries[0].id
+
+
+@dataclass(frozen=True, slots=True)
+class Signals:
+    """Raw evidence for one message: the rules' answer and the models' probabilities."""
+
+    text: str
+    norm: str
+    safety: Triage
+    rules: Understanding
+    p_intent: dict[str, float]
+    p_topic: dict[str, float]
+    hits: list[Hit]
+
+
+_SAFETY = frozenset({"emergency", "disclosure"})
 
 
 # Words and phrases that tie a message to child protection. A weak retrieval

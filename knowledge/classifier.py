@@ -1,0 +1,244 @@
+"""Learned text classifiers for message understanding (pure Python, no numpy).
+
+A multinomial logistic regression (softmax) over sparse binary features of the
+normalised text:
+
+* folded syllable unigrams and bigrams (``w:``, ``b:``);
+* character 3- to 5-grams of the normalised text with word boundaries (``c:``),
+  which survive typos, missing diacritics and teencode the rules do not know;
+* the safety-triage rule signals (``r:`` reasons and ``t:`` the rule intent),
+  so the model learns how far to trust each rule.
+
+Training is plain SGD on the log loss with a decaying step. A class whose
+gradient on an example is negligible is not updated, which keeps an epoch over
+~2,000 examples well under a second in CPython. Weights are one dict per class
+and scoring is ``sum(map(dict.get, features, zeros))`` per class (C speed).
+
+:func:`train_intent_model` and :func:`train_topic_model` build the two models
+used by :class:`knowledge.understand.Understander`; the examples come from
+:func:`load_examples` (``knowledge/training/intent_examples.jsonl``, the
+labelled message sets) and from the knowledge base's own questions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import repeat
+from pathlib import Path
+
+from knowledge.models import KnowledgeBase
+from knowledge.normalize import normalize
+from knowledge.triage import Triage, triage
+
+__all__ = [
+    "TRAINING_FILE",
+    "Example",
+    "SoftmaxModel",
+    "features",
+    "kb_examples",
+    "load_examples",
+    "topic_features",
+    "train_intent_model",
+    "train_topic_model",
+]
+
+TRAINING_FILE = Path(__file__).with_name("training") / "intent_examples.jsonl"
+
+CHAR_MIN = 4
+CHAR_MAX = 4
+EPOCHS = 5
+LEARNING_RATE = 0.5
+# Softmax gradients below this are skipped (they would change nothing measurable).
+MIN_GRADIENT = 0.02
+# Weights this small after training are dropped to keep the model compact.
+PRUNE_BELOW = 1e-3
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """One labelled message: its intent and, for guidance, its topic."""
+
+    text: str
+    intent: str
+    topic: str | None = None
+    source: str = ""
+
+
+def features(
+    norm: str, rules: Triage | None = None, *, char_min: int = CHAR_MIN, char_max: int = CHAR_MAX
+) -> list[str]:
+    """Sparse binary features of normalised text (and the rule signals, if given)."""
+    words = norm.split()
+    out = [f"w:{w}" for w in words]
+    out += [f"b:{a}_{b}" for a, b in zip(words, words[1:], strict=False)]
+    padded = f" {norm} "
+    for n in range(char_min, char_max + 1):
+        out += [f"c:{padded[i:i + n]}" for i in range(len(padded) - n + 1)]
+    out.append(f"n:{min(len(words), 12) // 2}")
+    if rules is not None:
+        out.append(f"t:{rules.intent}")
+        out += [f"r:{reason}" for reason in rules.reasons]
+    out.append("bias")
+    return list(dict.fromkeys(out))
+
+
+class SoftmaxModel:
+    """Multinomial logistic regression over sparse binary features."""
+
+    def __init__(self, classes: Sequence[str], weights: Sequence[dict[str, float]] | None = None) -> None:
+        self.classes: tuple[str, ...] = tuple(classes)
+        self.weights: list[dict[str, float]] = (
+            [dict(w) for w in weights] if weights is not None else [{} for _ in self.classes]
+        )
+
+    def _scores(self, feats: Sequence[str]) -> list[float]:
+        scale = 1.0 / math.sqrt(len(feats)) if feats else 0.0
+        return [sum(map(w.get, feats, repeat(0.0))) * scale for w in self.weights]
+
+    def proba_features(self, feats: Sequence[str]) -> dict[str, float]:
+        scores = self._scores(feats)
+        top = max(scores)
+        exps = [math.exp(s - top) for s in scores]
+        total = sum(exps)
+        return {c: e / total for c, e in zip(self.classes, exps, strict=True)}
+
+    def fit(
+        self,
+        data: Sequence[tuple[list[str], str]],
+        *,
+        epochs: int = EPOCHS,
+        learning_rate: float = LEARNING_RATE,
+        seed: int = 13,
+        class_weight: dict[str, float] | None = None,
+    ) -> SoftmaxModel:
+        index = {c: i for i, c in enumerate(self.classes)}
+        order = list(range(len(data)))
+        rng = random.Random(seed)
+        step = 0
+        total_steps = max(1, epochs * len(order))
+        for _epoch in range(epochs):
+            rng.shuffle(order)
+            for i in order:
+                feats, label = data[i]
+                probs = list(self.proba_features(feats).values())
+                gold = index[label]
+                rate = learning_rate * (1.0 - step / total_steps) + 0.01
+                step += 1
+                scale = rate / math.sqrt(len(feats)) * (class_weight or {}).get(label, 1.0)
+                for k, p in enumerate(probs):
+                    grad = (1.0 if k == gold else 0.0) - p
+                    if abs(grad) < MIN_GRADIENT:
+                        continue
+                    delta = grad * scale
+                    w = self.weights[k]
+                    for f in feats:
+                        w[f] = w.get(f, 0.0) + delta
+        self.weights = [
+            {f: v for f, v in w.items() if abs(v) >= PRUNE_BELOW} for w in self.weights
+        ]
+        return self
+
+    def __len__(self) -> int:
+        return sum(len(w) for w in self.weights)
+
+
+class NaiveBayesModel:
+    """Multinomial naive Bayes (Laplace smoothing) with a temperature on the log odds.
+
+    Stored sparsely: per class, ``log P(f|c) - log P(unseen|c)`` for the features seen
+    with that class, so scoring only touches the message's features.
+    """
+
+    def __init__(self, classes: Sequence[str], *, alpha: float = 0.1, temperature: float = 0.25) -> None:
+        self.classes: tuple[str, ...] = tuple(classes)
+        self.alpha = alpha
+        self.temperature = temperature
+        self.vocab: frozenset[str] = frozenset()
+        self.weights: list[dict[str, float]] = [{} for _ in self.classes]
+        self.unseen: list[float] = [0.0 for _ in self.classes]
+        self.prior: list[float] = [0.0 for _ in self.classes]
+
+    def fit(self, data: Sequence[tuple[list[str], str]]) -> NaiveBayesModel:
+        index = {c: i for i, c in enumerate(self.classes)}
+        counts: list[dict[str, int]] = [{} for _ in self.classes]
+        docs = [0 for _ in self.classes]
+        vocab: set[str] = set()
+        for feats, label in data:
+            k = index[label]
+            docs[k] += 1
+            bucket = counts[k]
+            for f in feats:
+                bucket[f] = bucket.get(f, 0) + 1
+            vocab.update(feats)
+        size = len(vocab) or 1
+        total_docs = sum(docs) or 1
+        for k, bucket in enumerate(counts):
+            denom = sum(bucket.values()) + self.alpha * size
+            unseen = math.log(self.alpha / denom)
+            self.unseen[k] = unseen
+            self.weights[k] = {f: math.log((n + self.alpha) / denom) - unseen for f, n in bucket.items()}
+            # A flattened prior: topics with few examples are not rarer in real use.
+            self.prior[k] = 0.3 * math.log((docs[k] + 1) / (total_docs + len(self.classes)))
+        self.vocab = frozenset(vocab)
+        return self
+
+    def proba_features(self, feats: Sequence[str]) -> dict[str, float]:
+        known = [f for f in feats if f in self.vocab]
+        n = len(known)
+        scores = [
+            (prior + n * unseen + sum(map(w.get, known, repeat(0.0)))) * self.temperature
+            for w, unseen, prior in zip(self.weights, self.unseen, self.prior, strict=True)
+        ]
+        top = max(scores)
+        exps = [math.exp(s - top) for s in scores]
+        total = sum(exps)
+        return {c: e / total for c, e in zip(self.classes, exps, strict=True)}
+
+    def __len__(self) -> int:
+        return sum(len(w) for w in self.weights)
+
+
+def load_examples(path: Path = TRAINING_FILE) -> list[Example]:
+    """Labelled messages shipped with the package (JSON lines)."""
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8") as handle:
+        rows = [json.loads(line) for line in handle if line.strip()]
+    return [Example(r["text"], r["intent"], r.get("topic"), r.get("source", "")) for r in rows]
+
+
+def kb_examples(kb: KnowledgeBase) -> list[Example]:
+    """Every knowledge-base question (and title) as a guidance example of its topic."""
+    out: list[Example] = []
+    for entry in kb.entries:
+        for text in (entry.title, *entry.questions):
+            out.append(Example(text, "guidance", entry.topic, "kb"))
+    return out
+
+
+def topic_features(norm: str) -> list[str]:
+    """Features for the topic model: words, bigrams and character 3-5-grams."""
+    return features(norm, char_min=3, char_max=5)
+
+
+def _rules_of(text: str) -> Triage:
+    return triage(text)
+
+
+def train_intent_model(examples: Iterable[Example], classes: Sequence[str]) -> SoftmaxModel:
+    data = [(features(normalize(e.text), _rules_of(e.text)), e.intent) for e in examples]
+    data = [(f, y) for f, y in data if y in classes]
+    return SoftmaxModel(classes).fit(data)
+
+
+def train_topic_model(examples: Iterable[Example], classes: Sequence[str]) -> NaiveBayesModel:
+    data = [
+        (topic_features(normalize(e.text)), e.topic)
+        for e in examples
+        if e.intent == "guidance" and e.topic in classes
+    ]
+    return NaiveBayesModel(classes).fit(data)  # type: ignore[arg-type]
