@@ -4,6 +4,7 @@ is notified exactly once and every acknowledged report exists."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -63,14 +64,9 @@ CHILD = textwrap.dedent('''
 ''')
 
 
-async def test_killed_before_sending_every_report_notified_once(db_url: str) -> None:
-    setup = await build_sim(db_url)
-    for user, role in (("sup", "supervisor"), ("off1", "officer"), ("off2", "officer")):
-        await setup.register(user, role=role)
-    await setup.make_group("sup", "grp")
-    setup.sim.recorder.take()
-    await setup.app.close()
-
+def _run_child_and_kill(db_url: str, wanted: int) -> tuple[list[str], str]:
+    """Start the reporting child, SIGKILL it once `wanted` reports are committed
+    (it is then in the middle of the next one, and has sent nothing)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BVTE_")}
     env["PYTHONPATH"] = str(REPO)
     child = subprocess.Popen([sys.executable, "-c", CHILD, db_url, SECRET], env=env,
@@ -79,16 +75,29 @@ async def test_killed_before_sending_every_report_notified_once(db_url: str) -> 
     deadline = time.monotonic() + 90
     try:
         assert child.stdout is not None
-        while len(committed) < 4 and time.monotonic() < deadline:
+        while len(committed) < wanted and time.monotonic() < deadline:
             line = child.stdout.readline()
             if not line:
                 break
             if line.startswith("committed "):
                 committed.append(line.split()[1])
     finally:
-        os.kill(child.pid, signal.SIGKILL)  # mid-way through the next report, before any send
+        os.kill(child.pid, signal.SIGKILL)
         child.wait(timeout=30)
-    assert len(committed) >= 4, child.stderr.read() if child.stderr else ""
+    stderr = child.stderr.read() if child.stderr else ""
+    return committed, stderr[-2000:]
+
+
+async def test_killed_before_sending_every_report_notified_once(db_url: str) -> None:
+    setup = await build_sim(db_url)
+    for user, role in (("sup", "supervisor"), ("off1", "officer"), ("off2", "officer")):
+        await setup.register(user, role=role)
+    await setup.make_group("sup", "grp")
+    setup.sim.recorder.take()
+    await setup.app.close()
+
+    committed, stderr = await asyncio.to_thread(_run_child_and_kill, db_url, 4)
+    assert len(committed) >= 4, stderr
 
     restarted = await build_sim(db_url, communes=False)
     try:
