@@ -24,7 +24,7 @@ import statistics
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +106,7 @@ def run_fold(kb: KnowledgeBase, fold: Fold, blends: Sequence[Blend] = (DEFAULT_B
     """Train on ``fold.train`` + the KB questions; one report per blend on ``fold.test``."""
     models = Models() if rules_only else Models.train(kb, fold.train)
     understander = Understander(kb, models=models)
-    signals = {r["text"]: understander.signals(r["text"]) for r in fold.test}
+    signals = {r["text"]: understander.signals(r["text"], eager=True) for r in fold.test}
     return [evaluate(fold.test, _Fixed(understander, signals, b)) for b in blends]
 
 
@@ -146,12 +146,13 @@ def _score(reports: Sequence[EvalReport]) -> float:
 
 def _sweep_grid() -> list[Blend]:
     grid = []
-    for st in (0.3, 0.4, 0.5, 0.6):
-        for other in (0.5, 0.6, 0.7, 0.8):
-            for tw in (0.4, 0.5, 0.6, 0.7, 0.8):
-                for margin in (0.2, 0.4, 1.1):
-                    grid.append(replace(DEFAULT_BLEND, safety_threshold=st, other_threshold=other,
-                                        topic_weight=tw, emergency_margin=margin))
+    for st in (0.15, 0.2, 0.25, 0.3, 0.4, 0.5):
+        for veto in (0.0, 0.03, 0.05, 0.08):
+            for margin in (0.2, 0.4, 1.1):
+                for other in (0.6, 0.8):
+                    for tw in (0.5, 0.7):
+                        grid.append(Blend(safety_threshold=st, veto_below=veto, emergency_margin=margin,
+                                          other_threshold=other, topic_weight=tw))
     return grid
 
 
@@ -188,18 +189,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     _print_protocol("rules only (no learning), per set", loso, rules)
     blends = _sweep_grid() if args.sweep else [DEFAULT_BLEND]
     per_fold = [run_fold(kb, f, blends) for f in loso]
+    folds = [] if args.no_random else random_folds(sets)
+    per_random = [run_fold(kb, f, blends) for f in folds]
     if args.sweep:
-        ranked = sorted(range(len(blends)), key=lambda i: -_score([r[i] for r in per_fold]))
-        for i in ranked[:8]:
-            summary = _summary([r[i] for r in per_fold])
-            print(blends[i], {k: round(v[0], 3) for k, v in summary.items()},
-                  "worst", {k: round(v[1], 3) for k, v in summary.items()})
+        def both(i: int) -> float:
+            return _score([r[i] for r in per_fold]) + _score([r[i] for r in per_random] or [per_fold[0][i]])
+
+        for i in sorted(range(len(blends)), key=lambda i: -both(i))[:8]:
+            for label, reports in (("loso", per_fold), ("random", per_random)):
+                if reports:
+                    summary = _summary([r[i] for r in reports])
+                    print(label, blends[i], "mean", {k: round(v[0], 3) for k, v in summary.items()},
+                          "worst", {k: round(v[1], 3) for k, v in summary.items()})
+    chosen = blends.index(DEFAULT_BLEND) if DEFAULT_BLEND in blends else 0
     _print_protocol(f"rules + models, leave-one-set-out ({DEFAULT_BLEND})", loso,
-                    [r[0] for r in per_fold])
-    if not args.no_random:
-        folds = random_folds(sets)
+                    [r[chosen] for r in per_fold])
+    if folds:
         _print_protocol("rules + models, random 5-fold over the union", folds,
-                        [run_fold(kb, f)[0] for f in folds])
+                        [r[chosen] for r in per_random])
     texts = [r["text"] for name in SETS for r in sets[name]]
     startup, p50, p99 = latency(kb, texts)
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -187,7 +187,8 @@ class NaiveBayesModel:
         return self
 
     def proba_features(self, feats: Sequence[str]) -> dict[str, float]:
-        known = [f for f in feats if f in self.vocab]
+        vocab = self.vocab
+        known = [f for f in feats if f in vocab]
         n = len(known)
         scores = [
             (prior + n * unseen + sum(map(w.get, known, repeat(0.0)))) * self.temperature
@@ -221,8 +222,8 @@ def kb_examples(kb: KnowledgeBase) -> list[Example]:
 
 
 def topic_features(norm: str) -> list[str]:
-    """Features for the topic model: words, bigrams and character 3-5-grams."""
-    return features(norm, char_min=3, char_max=5)
+    """Features for the topic model: words, bigrams and character 4-grams."""
+    return features(norm, char_min=4, char_max=4)
 
 
 def _rules_of(text: str) -> Triage:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from knowledge.classifier import (
     Example,
@@ -123,13 +124,16 @@ class Blend:
     see ``bench/understanding_cv.py``)."""
 
     # Safety when the rules say so, or when P(emergency) + P(disclosure) >= this.
-    safety_threshold: float = 0.5
-    # The rules' safety call is overruled only when the classifier is this sure it is not.
-    veto_below: float = 0.0
+    # (Swept in bench/understanding_cv.py --sweep: 0.25 keeps false alarms near 3%
+    # held out while lifting safety recall from 0.95 to 0.97.)
+    safety_threshold: float = 0.25
+    # The rules' safety call is overruled only when the classifier is this sure it is not
+    # (held out, this removes most rule false alarms for ~0.5% of recall).
+    veto_below: float = 0.08
     # A rule disclosure becomes an emergency when P(emergency) exceeds P(disclosure) by this.
-    emergency_margin: float = 0.3
+    emergency_margin: float = 0.4
     # Report / small talk / fallback / guidance from the classifier when at least this sure.
-    other_threshold: float = 0.7
+    other_threshold: float = 0.8
     # Weight of the topic classifier against the retrieval topic score.
     topic_weight: float = 0.6
 
@@ -247,21 +251,35 @@ class Understander:
         )
 
     # -- rules + learned models ------------------------------------------------------------
-    def signals(self, text: str) -> Signals:
-        """Everything the blend needs, computed once (the CV bench sweeps blends over these)."""
+    def signals(self, text: str, *, eager: bool = False) -> Signals:
+        """The evidence the blend needs. The topic model and the search run lazily unless
+        ``eager`` (the CV bench computes everything once and sweeps blends over it)."""
         norm = normalize(text)
         safety = triage(text)
         rules = self._rules(text, norm, safety)
         p_intent = (
             self.models.intent.proba_features(features(norm, safety)) if self.models.intent else {}
         )
-        p_topic: dict[str, float] = {}
-        if self.models.topic is not None and norm:
-            p_topic = self.models.topic.proba_features(topic_features(norm))
-        hits = rules.hits
-        if not hits and norm and (p_topic or rules.intent in _SAFETY):
-            hits = self.index.search(norm, k=self.k, normalized=True)
-        return Signals(text, norm, safety, rules, p_intent, p_topic, hits)
+        sig = Signals(text, norm, safety, rules, p_intent)
+        if eager:
+            self._topic_proba(sig)
+            self._hits(sig)
+        return sig
+
+    def _topic_proba(self, sig: Signals) -> dict[str, float]:
+        if sig.cache.get("p_topic") is None:
+            model = self.models.topic
+            sig.cache["p_topic"] = (
+                model.proba_features(topic_features(sig.norm)) if model and sig.norm else {}
+            )
+        return sig.cache["p_topic"]
+
+    def _hits(self, sig: Signals) -> list[Hit]:
+        if sig.cache.get("hits") is None:
+            sig.cache["hits"] = sig.rules.hits or (
+                self.index.search(sig.norm, k=self.k, normalized=True) if sig.norm else []
+            )
+        return sig.cache["hits"]
 
     def understand(self, text: str) -> Understanding:
         return self.decide(self.signals(text), self.blend)
@@ -283,7 +301,7 @@ class Understander:
         if p_safe >= blend.safety_threshold:
             intent = "emergency" if p.get("emergency", 0.0) >= p.get("disclosure", 0.0) else "disclosure"
             return Understanding(
-                intent=intent, score=round(p_safe, 4), confident=False, hits=sig.hits,
+                intent=intent, score=round(p_safe, 4), confident=False, hits=sig.rules.hits,
                 normalized=sig.norm, reasons=(*reasons, f"model-{intent}"),
             )
         intent = rules.intent if rules.intent not in _SAFETY else "guidance"
@@ -293,17 +311,17 @@ class Understander:
             intent, reasons = best, (*reasons, f"model-{best}")
         if intent != "guidance":
             return Understanding(
-                intent=intent, score=rules.score, confident=rules.confident, hits=sig.hits,
+                intent=intent, score=rules.score, confident=rules.confident, hits=sig.rules.hits,
                 normalized=sig.norm, reasons=reasons,
             )
         return self._guidance(sig, blend, reasons)
 
     def _guidance(self, sig: Signals, blend: Blend, reasons: tuple[str, ...]) -> Understanding:
-        hits = sig.hits
+        hits = self._hits(sig)
         combined: dict[str, float] = {
             t: (1 - blend.topic_weight) * s for t, s in KnowledgeIndex.topic_scores(hits)
         }
-        for t, q in sig.p_topic.items():
+        for t, q in self._topic_proba(sig).items():
             combined[t] = combined.get(t, 0.0) + blend.topic_weight * q
         if not combined:
             return Understanding(intent="fallback", normalized=sig.norm, reasons=reasons)
@@ -345,8 +363,8 @@ class Signals:
     safety: Triage
     rules: Understanding
     p_intent: dict[str, float]
-    p_topic: dict[str, float]
-    hits: list[Hit]
+    # Lazily computed: "p_topic" (topic model) and "hits" (retrieval).
+    cache: dict[str, Any] = field(default_factory=dict)
 
 
 _SAFETY = frozenset({"emergency", "disclosure"})

@@ -74,6 +74,8 @@ def understander():
 
 
 def test_targets_on_dev_set(understander) -> None:
+    # eval_dev is TRAINING data of the shipped models (knowledge/training); the honest,
+    # held-out figures are asserted in test_classifier.py (leave-one-set-out floors).
     path = DATA / "eval_dev.jsonl"
     if not path.exists():
         pytest.skip(f"{path} is missing")
@@ -97,7 +99,8 @@ def test_report_on_check_set(understander) -> None:
 
 @pytest.mark.xfail(
     strict=False,
-    reason="held-out set, not tuned on line by line; targets not met yet (recall ~0.91)",
+    reason="training data of the shipped models; intent accuracy ~0.91, recall ~0.99 (the "
+    "held-out figures are in test_classifier.py / bench/understanding_cv.py)",
 )
 def test_targets_on_extra_set(understander) -> None:
     """The large, diverse set (heavy on emergency/disclosure and hard negatives)."""
