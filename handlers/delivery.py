@@ -106,27 +106,44 @@ class Dispatcher:
         return total
 
     async def _deliver_chat(self, items: list[tuple[Outbound, int]]) -> None:
-        for out, attempts in items:
-            await self._deliver(out, attempts)
+        for index, (out, attempts) in enumerate(items):
+            retry_at = await self._deliver(out, attempts)
+            if retry_at is not None:
+                # Keep the chat's order: what follows waits for the failed one.
+                await self._defer([o.id for o, _ in items[index + 1:]], retry_at)
+                return
 
-    async def _deliver(self, out: Outbound, attempts: int) -> None:
+    async def _defer(self, ids: list[int], at: datetime) -> None:
+        if not ids:
+            return
+        async with self.uow_factory() as uow:
+            await uow.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids), OutboxMessage.lease_owner == self.owner,
+                       OutboxMessage.status == "sending")
+                # Not tried: give back the attempt the claim counted.
+                .values(status="pending", next_attempt_at=at, lease_until=None,
+                        attempts=OutboxMessage.attempts - 1)
+            )
+
+    async def _deliver(self, out: Outbound, attempts: int) -> datetime | None:
+        """Send one message; returns when it will be retried (None: sent or dropped)."""
         sender = self.senders[out.channel]
         try:
             result = await sender.send(out)
         except DeliveryError as err:
-            await self._failed(out, attempts, err)
-            return
+            return await self._failed(out, attempts, err)
         except Exception as exc:  # an adapter bug or an unmapped transport error: retry later
             log.warning("send failed on %s: %s", out.channel, type(exc).__name__)
-            await self._failed(out, attempts, DeliveryError(type(exc).__name__))
-            return
+            return await self._failed(out, attempts, DeliveryError(type(exc).__name__))
         async with self.uow_factory() as uow:
             await outbox_repo.mark_sent(
                 uow.session, out.id, owner=self.owner, now=self.clock.now(),
                 platform_id=result.platform_message_id if result else None,
             )
+        return None
 
-    async def _failed(self, out: Outbound, attempts: int, err: DeliveryError) -> None:
+    async def _failed(self, out: Outbound, attempts: int, err: DeliveryError) -> datetime | None:
         now: datetime = self.clock.now()
         async with self.uow_factory() as uow:
             if err.permanent or attempts >= self.max_attempts:
@@ -138,12 +155,13 @@ class Dispatcher:
                         .values(blocked=True)
                     )
                 log.warning("message %s to %s dropped: %s", out.id, out.channel, err.reason)
-                return
+                return None
             delay = err.retry_after if err.retry_after is not None else backoff(attempts)
+            at = now + timedelta(seconds=delay)
             await outbox_repo.mark_retry(
-                uow.session, out.id, owner=self.owner, at=now + timedelta(seconds=delay),
-                error=err.reason,
+                uow.session, out.id, owner=self.owner, at=at, error=err.reason,
             )
+            return at
 
     async def next_due(self) -> datetime | None:
         async with self.uow_factory() as uow:
