@@ -219,3 +219,9 @@ async def test_report_intent_and_menu_button_start_intake(hsim: HotlineSim) -> N
 async def test_report_in_a_group_is_refused(hsim: HotlineSim) -> None:
     out = await hsim.text("rep", "/baotin", chat="g1")
     assert "nhắn riêng" in out[0]["text"]
+
+
+async def test_report_intent_starts_intake(hsim: HotlineSim) -> None:
+    out = await hsim.text("rep", "tôi muốn báo tin")
+    assert out[-1]["text"].startswith("Chuyện gì đã xảy ra")
+    assert "Bạo lực" in out[-1]["buttons"] and "Bỏ qua" not in out[-1]["buttons"]
