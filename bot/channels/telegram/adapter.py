@@ -29,6 +29,11 @@ __all__ = ["TelegramChannel", "WebhookConfig", "to_inbound"]
 
 log = logging.getLogger("bvte.telegram")
 
+# At DEBUG, PTB logs every update ("Processing update Update(message=...)") and every
+# API call's parameters in full: report text and phone numbers must never reach the
+# logs, whatever BVTE_LOG_LEVEL says. Our own bvte.telegram logger stays as set.
+logging.getLogger("telegram").setLevel(logging.INFO)
+
 NAME = "telegram"
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 
