@@ -69,17 +69,22 @@ class PlanReminderJob:
         self.clock = clock
         self.tz = tz
         self.cfg = config or ReminderConfig()
+        self._hint: tuple[datetime, datetime | None] | None = None
 
     # -- the Job protocol ------------------------------------------------------------
     async def run_due(self, now: datetime) -> int:
         async with self.uow_factory() as uow:
-            sent, _ = await self._reminders(uow.session, now, act=True)
-        async with self.uow_factory() as uow:
-            digests, _ = await self._digests(uow.session, now, act=True)
+            sent, reminders = await self._reminders(uow.session, now, act=True)
+            digests, nxt = await self._digests(uow.session, now, act=True)
+        # What run_due saw right after acting is what next_due would compute at the
+        # same instant (JobRunner.advance_to always runs before asking): keep it.
+        self._hint = (now, _earliest(reminders, nxt))
         return sent + digests
 
     async def next_due(self) -> datetime | None:
         now = self.clock.now()
+        if self._hint is not None and self._hint[0] == now:
+            return self._hint[1]
         async with self.uow_factory() as uow:
             _, reminders = await self._reminders(uow.session, now, act=False)
             _, digests = await self._digests(uow.session, now, act=False)
@@ -95,8 +100,16 @@ class PlanReminderJob:
         # Acting, nothing of an occurrence can be due before its first step's slot.
         to_day = today + timedelta(days=cfg.max_offset) if act else None
         rows = await repo.candidate_occurrences(session, from_day=from_day, to_day=to_day, lock=act)
+        best: datetime | None = None
+        if to_day is not None:
+            # Beyond the horizon: no step before the first offset of the earliest one (a
+            # lower bound; at that instant the exact answer is computed).
+            later = await repo.earliest_open_due(session, commune_id=None,
+                                                 from_day=to_day + timedelta(days=1))
+            if later is not None:
+                best = slot_at(later - timedelta(days=cfg.max_offset), tz, cfg)
         if not rows:
-            return 0, None
+            return 0, best
         task_list = list({task.id: task for _, task, _ in rows}.values())
         owners, supervisors = await svc.owners(session, task_list)
         ledger = await repo.ledger_for(session, keys=[f"occ:{occ.id}" for occ, _, _ in rows])
@@ -104,7 +117,6 @@ class PlanReminderJob:
         for cid in {task.commune_id for task in task_list}:
             units.update({u.id: u for u in await repo.units_of(session, commune_id=cid)})
         sent = 0
-        best: datetime | None = None
         for occ, task, _plan in rows:
             first_slot = slot_at(occ.due_date - timedelta(days=cfg.max_offset), tz, cfg)
             if not act and best is not None and first_slot > best:

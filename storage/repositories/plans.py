@@ -160,14 +160,19 @@ async def tasks_of_commune(session: AsyncSession, *, commune_id: int) -> list[Ta
     return list((await session.scalars(query)).all())
 
 
-async def earliest_open_due(session: AsyncSession, *, commune_id: int, from_day: date) -> date | None:
+async def earliest_open_due(
+    session: AsyncSession, *, commune_id: int | None, from_day: date
+) -> date | None:
+    """The earliest due date of an open occurrence on or after `from_day` (of one
+    commune, or of all when `commune_id` is None)."""
     query = (
         select(func.min(Occurrence.due_date))
         .join(Task, Task.id == Occurrence.task_id)
         .join(Plan, Plan.id == Task.plan_id)
-        .where(_open_active(), Occurrence.commune_id == commune_id,
-               Occurrence.due_date >= from_day)
+        .where(_open_active(), Occurrence.due_date >= from_day)
     )
+    if commune_id is not None:
+        query = query.where(Occurrence.commune_id == commune_id)
     return await session.scalar(query)
 
 
