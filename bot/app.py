@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -54,13 +55,20 @@ class App:
         await self.engine.dispose()
 
 
-def load_knowledge(services: Services) -> None:
-    """Load the curated knowledge base and its understanding into the services."""
+@functools.cache
+def _knowledge(locale: str) -> tuple[Any, Any]:
+    # Read-only and costly to build (the models train at load): one per process and
+    # locale, shared by every app the process builds (tests, `bvte ask --jsonl`).
     from knowledge.loader import load_knowledge_base
     from knowledge.understand import Understander
 
-    kb = load_knowledge_base(locale=services.settings.locale)
-    understander = Understander(kb)
+    kb = load_knowledge_base(locale=locale)
+    return kb, Understander(kb)
+
+
+def load_knowledge(services: Services) -> None:
+    """Load the curated knowledge base and its understanding into the services."""
+    kb, understander = _knowledge(services.settings.locale)
     services.extras["kb"] = kb
     services.understand = understander.understand
 
