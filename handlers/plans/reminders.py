@@ -18,6 +18,9 @@ The rules (all times local, in the configured time zone, Asia/Ho_Chi_Minh by def
 - A person only gets steps whose day is on or after the day they became a recipient
   (plan loaded, officer registered, unit assigned): loading a plan in March does not
   replay January's reminders.
+- The weekly digest goes to the supervisors on Monday at 08:00 (late by at most two
+  days, once), when there is something to say: an open occurrence overdue or due
+  within 30 days, or one done in the past week.
 """
 
 from __future__ import annotations
