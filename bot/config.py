@@ -45,6 +45,16 @@ class Settings(BaseSettings):
     locale: str = "vi"
     log_level: str = "INFO"
     tick_seconds: float = Field(default=5.0, gt=0)
+    # Days before a plan task's due date when its owners are reminded.
+    plan_reminder_offsets: str = "14,7,3,1,0"
+
+    @field_validator("plan_reminder_offsets")
+    @classmethod
+    def _check_offsets(cls, value: str) -> str:
+        parts = [p.strip() for p in value.split(",") if p.strip()]
+        if not parts or not all(p.isdigit() and int(p) <= 365 for p in parts):
+            raise ValueError("a comma-separated list of whole days, e.g. 14,7,3,1,0")
+        return ",".join(parts)
 
     @field_validator("database_url")
     @classmethod
