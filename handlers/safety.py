@@ -16,6 +16,14 @@ router = Router("safety")
 SELF_HARM = ("tu tu", "muon chet", "khong muon song", "tu sat", "rach tay", "cat tay", "ket lieu")
 
 
+def remember_story(msg: Inbound, ctx: HandlerContext) -> None:
+    """Keep what the writer just told (encrypted), so a report opened from the
+    offer starts with it instead of asking them to tell it again."""
+    text = (msg.text or "").strip()
+    if text:
+        ctx.update_data(told=ctx.cipher.encrypt(text, context="intake"), told_at=ctx.now.isoformat())
+
+
 async def _with_hotline(ctx: HandlerContext, text: str) -> str:
     line = await commune_hotline_line(ctx)
     return f"{text}\n{line}" if line else text
@@ -28,6 +36,7 @@ async def handle_emergency(msg: Inbound, ctx: HandlerContext) -> list[Reply]:
         Button(ctx.t("buttons.report_urgent"), "report:urgent"),
         Button(ctx.t("menu.sos"), "menu:sos"),
     )
+    remember_story(msg, ctx)
     replies = [Reply(await _with_hotline(ctx, ctx.t("emergency")), buttons)]
     if any(w in norm for w in SELF_HARM):
         replies.insert(0, Reply(ctx.t("emergency_self")))
@@ -41,4 +50,5 @@ async def handle_disclosure(msg: Inbound, ctx: HandlerContext) -> list[Reply]:
         Button(ctx.t("menu.sos"), "menu:sos"),
         main_menu_buttons(ctx)[0],
     )
+    remember_story(msg, ctx)
     return [Reply(await _with_hotline(ctx, ctx.t("disclosure")), buttons)]

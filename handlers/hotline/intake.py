@@ -13,6 +13,7 @@ sensitive (encrypted) outbox message.
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from typing import Any
 
 from handlers.context import HandlerContext
@@ -195,11 +196,31 @@ async def _go_urgent(ctx: HandlerContext, draft: dict[str, Any], current: str) -
     return replies
 
 
+STORY_TTL = timedelta(minutes=30)
+
+
+def _recent_story(ctx: HandlerContext) -> str | None:
+    """The emergency or disclosure text the user sent just before (already
+    encrypted for the intake), if it is recent."""
+    data = ctx.data
+    told, at = data.get("told"), data.get("told_at")
+    if not told or not at:
+        return None
+    try:
+        when = datetime.fromisoformat(at)
+    except ValueError:
+        return None
+    return told if ctx.now - when <= STORY_TTL else None
+
+
 # -- entry points -----------------------------------------------------------------------------
 async def start_report(msg: Inbound, ctx: HandlerContext, *, urgent: bool = False) -> list[Reply]:
     if msg.is_group:
         return [Reply(t("intake.private_only"))]
     draft: dict[str, Any] = {"token": svc.new_draft_token(), "urgent": urgent}
+    told = _recent_story(ctx)
+    if told:
+        draft["narrative"] = told  # what they wrote just before pressing "Báo tin"
     if ctx.user.commune_slug:
         draft["commune"] = ctx.user.commune_slug
     if urgent:
