@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import multiprocessing
 import os
 import platform
@@ -61,6 +62,14 @@ TARGETS = {
 }
 SECRET = "bench-secret-key-0123456789abcdef"
 CODE_RE = re.compile(r"BV-[2-9A-HJ-NP-Z]{6}")
+# Errors seen during a run (logged "handler failed", dispatcher exceptions), by type.
+ERRORS: Counter[str] = Counter()
+
+
+class _ErrorCounter(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.ERROR:
+            ERRORS[record.getMessage().split(":")[0][:60]] += 1
 
 
 def log(msg: str) -> None:
@@ -165,13 +174,22 @@ class DrainLoop:
     async def _run(self) -> None:
         while not self.stop:
             self.wake.clear()
-            if await self.app.dispatcher.drain() == 0:
+            try:
+                sent = await self.app.dispatcher.drain()
+            except Exception as exc:  # e.g. SQLite busy: the runner logs and goes on too
+                ERRORS[type(exc).__name__] += 1
+                sent = 0
+            if sent == 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), timeout=0.05)
 
     async def finish(self) -> None:
-        while await self.app.dispatcher.drain():
-            pass
+        for _ in range(100):
+            try:
+                if await self.app.dispatcher.drain() == 0:
+                    break
+            except Exception as exc:
+                ERRORS[type(exc).__name__] += 1
         self.stop = True
         self.wake.set()
         await self.task
@@ -180,7 +198,9 @@ class DrainLoop:
 # -- 1. core throughput ----------------------------------------------------------------------
 
 
-async def bench_core(url: str, *, users: int, pooled: bool = False) -> dict[str, Any]:
+async def bench_core(
+    url: str, *, users: int, concurrency: int, pooled: bool = False
+) -> dict[str, Any]:
     from bot.app import build_app
     from handlers.messages import Inbound
 
@@ -201,7 +221,8 @@ async def bench_core(url: str, *, users: int, pooled: bool = False) -> dict[str,
 
         scripts = [script(f"b{i}") for i in range(users)]
         total = sum(len(s) for s in scripts)
-        gate = asyncio.Semaphore(32)
+        gate = asyncio.Semaphore(concurrency)
+        ERRORS.clear()
 
         async def one_user(msgs: list[Inbound]) -> None:
             async with gate:
@@ -214,7 +235,7 @@ async def bench_core(url: str, *, users: int, pooled: bool = False) -> dict[str,
         await loop.finish()
         elapsed = time.perf_counter() - start
         return {"msgs_per_s": total / elapsed, "messages": total, "replies": sender.count,
-                "seconds": elapsed}
+                "seconds": elapsed, "concurrency": concurrency, "errors": dict(ERRORS)}
     finally:
         await app.close()
 
@@ -389,7 +410,7 @@ class TimingSender:
         return SendResult(str(self.count))
 
 
-async def bench_reports(url: str, *, reporters: int) -> dict[str, Any]:
+async def bench_reports(url: str, *, reporters: int, concurrency: int) -> dict[str, Any]:
     from bot.app import build_app
     from bot.sim import EXAMPLE_COMMUNES, Simulator
     from handlers.hotline.communes import load_communes_file
@@ -413,7 +434,8 @@ async def bench_reports(url: str, *, reporters: int) -> dict[str, Any]:
         steps = ["/baotin", "Con nhà hàng xóm bị bố đánh nhiều ngày nay, người đầy vết bầm.",
                  "Bạo lực", "Không", "6–10 tuổi", "Quan Sơn", "Thôn 2", "Hôm nay", "Hàng xóm",
                  "Giấu tên"]
-        gate = asyncio.Semaphore(32)
+        gate = asyncio.Semaphore(concurrency)
+        ERRORS.clear()
         loop = DrainLoop(app)
 
         async def fill(user: str) -> None:
@@ -449,7 +471,7 @@ async def bench_reports(url: str, *, reporters: int) -> dict[str, Any]:
 
         return {"p99_ms": pct(0.99), "p50_ms": pct(0.5), "max_ms": latencies[-1],
                 "cases": len(latencies), "reporters": reporters, "fill_s": fill_s,
-                "burst_s": burst_s}
+                "burst_s": burst_s, "errors": dict(ERRORS)}
     finally:
         await app.close()
 
@@ -488,12 +510,13 @@ async def run_all(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bvte-bench-") as tmp:
         log("core throughput on SQLite")
-        core = await bench_core(f"sqlite+aiosqlite:///{tmp}/core.db", users=args.users)
+        core = await bench_core(f"sqlite+aiosqlite:///{tmp}/core.db", users=args.users,
+                                concurrency=args.concurrency)
         result["core_msgs_per_s_sqlite"] = round(core["msgs_per_s"], 1)
         result["core_sqlite_detail"] = core
         log("core throughput on SQLite with a pooled engine")
         pooled = await bench_core(f"sqlite+aiosqlite:///{tmp}/core-pooled.db", users=args.users,
-                                  pooled=True)
+                                  concurrency=args.concurrency, pooled=True)
         result["core_msgs_per_s_sqlite_pooled"] = round(pooled["msgs_per_s"], 1)
     base = pg_base_url()
     result["core_msgs_per_s_postgres"] = None
@@ -501,7 +524,7 @@ async def run_all(args: argparse.Namespace) -> dict[str, Any]:
         log("core throughput on PostgreSQL")
         try:
             async with temp_pg(base) as pg_url:
-                pg = await bench_core(pg_url, users=args.users)
+                pg = await bench_core(pg_url, users=args.users, concurrency=args.concurrency)
             result["core_msgs_per_s_postgres"] = round(pg["msgs_per_s"], 1)
             result["core_postgres_detail"] = pg
         except (OSError, Exception) as exc:  # a benchmark, not a test: report and go on
@@ -514,7 +537,8 @@ async def run_all(args: argparse.Namespace) -> dict[str, Any]:
     result["campaign_detail"] = camp
     log(f"report intake: {args.reporters} reporters")
     with tempfile.TemporaryDirectory(prefix="bvte-bench-") as tmp:
-        rep = await bench_reports(f"sqlite+aiosqlite:///{tmp}/reports.db", reporters=args.reporters)
+        rep = await bench_reports(f"sqlite+aiosqlite:///{tmp}/reports.db", reporters=args.reporters,
+                                  concurrency=args.concurrency)
     result["report_p99_ms"] = None if rep.get("p99_ms") is None else round(rep["p99_ms"], 1)
     result["report_detail"] = rep
     log("resident memory")
@@ -531,10 +555,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--factor", type=float, default=10.0, help="campaign clock compression")
     parser.add_argument("--reporters", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=8,
+                        help="conversations handled at once (SQLite has one writer)")
     args = parser.parse_args(argv)
-    import logging
-
-    logging.basicConfig(level=logging.ERROR)
+    logging.getLogger().addHandler(_ErrorCounter())
+    logging.getLogger().setLevel(logging.ERROR)
     started = time.perf_counter()
     result = asyncio.run(run_all(args))
     result["bench_seconds"] = round(time.perf_counter() - started, 1)
