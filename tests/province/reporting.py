@@ -6,6 +6,7 @@ the fake."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -20,7 +21,7 @@ from storage.models.hotline import Officer
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.province.procs import SECRET_KEY
 
-__all__ = ["CODE_RE", "OFFICER_CHAT", "prepare_db", "report_flow"]
+__all__ = ["CODE_RE", "OFFICER_CHAT", "ReplyIndex", "prepare_db", "report_flow"]
 
 CODE_RE = re.compile(r"BV-[2-9A-HJ-NP-Z]{6}")
 OFFICER_CHAT = 9001
@@ -46,12 +47,48 @@ async def prepare_db(url: str) -> None:
         await app.close()
 
 
-def _replies(tg: FakeTelegramAPI, chat: int) -> list[str]:
-    return [s["text"] for s in tg.sent
-            if s["method"] == "sendMessage" and s["status"] == 200 and s["chat_id"] == chat]
+class ReplyIndex:
+    """The fake's successful sendMessage texts per chat, tailed incrementally (one
+    scan for every waiting reporter, not one each)."""
+
+    def __init__(self, tg: FakeTelegramAPI) -> None:
+        self.tg = tg
+        self.by_chat: dict[object, list[str]] = {}
+        self._offset = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def refresh(self) -> None:
+        entries = self.tg.sent
+        for entry in entries[self._offset:]:
+            if entry["method"] == "sendMessage" and entry["status"] == 200:
+                self.by_chat.setdefault(entry["chat_id"], []).append(entry["text"])
+        self._offset = len(entries)
+
+    def __call__(self, chat: object) -> list[str]:
+        if self._task is None:
+            self.refresh()
+        return self.by_chat.get(chat, [])
+
+    async def _tail(self) -> None:
+        while True:
+            self.refresh()
+            await asyncio.sleep(0.02)
+
+    def start(self) -> ReplyIndex:
+        self._task = asyncio.create_task(self._tail())
+        return self
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self.refresh()
 
 
 async def report_flow(
+    replies: Callable[[object], list[str]],
     tg: FakeTelegramAPI,
     chat: int,
     send: Callable[[dict], Awaitable[None]],
@@ -63,38 +100,46 @@ async def report_flow(
     """One reporter's whole intake; returns the case code. `send` delivers one
     update to the bot (and retries it until acknowledged)."""
 
-    async def say(text: str, expect: int) -> str:
+    def actionable(reply: str) -> bool:
+        return bool(CODE_RE.search(reply)) or any(reply.startswith(q) for q, _ in answers)
+
+    async def say(text: str, *, any_reply: bool = False) -> str:
+        """Send `text`; wait for the next question (a step may first say something else)."""
+        before = len(replies(chat))
         await send(tg.make_message_update(chat, text))
         deadline = time.monotonic() + timeout
         while True:
-            got = _replies(tg, chat)
-            if len(got) >= expect:
-                return got[-1]
+            got = replies(chat)
+            fresh = got[before:]
+            if fresh and (any_reply or actionable(fresh[-1])):
+                return fresh[-1]
             if time.monotonic() > deadline:
                 raise TimeoutError(f"chat {chat}: no reply to {text[:20]!r}; seen {got[-2:]}")
             await asyncio.sleep(0.05)
 
-    def seen() -> int:
-        return len(_replies(tg, chat))
-
-    last = await say("/baotin", seen() + 1)
-    steps = [narrative, "Bạo lực", "Không", "6–10 tuổi"]
-    for step in steps:
-        last = await say(step, seen() + 1)
-    if last.startswith("Chuyện xảy ra ở xã"):
-        last = await say("Quan Sơn", seen() + 1)
-    for step in ("Thôn 2", "Hôm nay", "Hàng xóm"):
-        last = await say(step, seen() + 1)
-    if phone:
-        await say("Để lại số điện thoại", seen() + 1)
-        last = await say(phone, seen() + 1)
-    else:
-        last = await say("Giấu tên", seen() + 1)
-    assert last.startswith("Bạn kiểm tra lại tin báo"), last
-    last = await say("Gửi tin báo", seen() + 1)
-    deadline = time.monotonic() + timeout
-    while not (match := CODE_RE.search(last)):
-        assert time.monotonic() < deadline, last
-        await asyncio.sleep(0.05)
-        last = _replies(tg, chat)[-1]
-    return match.group(0)
+    answers = (
+        ("Chuyện gì đã xảy ra", narrative),
+        ("Chuyện này gần nhất", "Bạo lực"),
+        ("Trẻ có đang gặp nguy hiểm", "Không"),
+        ("Trẻ khoảng bao nhiêu tuổi", "6–10 tuổi"),
+        ("Chuyện xảy ra ở xã", "Quan Sơn"),
+        ("Ở thôn", "Thôn 2"),
+        ("Chuyện xảy ra khi nào", "Hôm nay"),
+        ("Bạn là ai đối với trẻ", "Hàng xóm"),
+        ("Bạn muốn giấu tên", "Để lại số điện thoại" if phone else "Giấu tên"),
+        ("Bạn kiểm tra lại tin báo", "Gửi tin báo"),
+    )
+    last = await say("/baotin")
+    asked_phone = False
+    for _ in range(20):
+        if match := CODE_RE.search(last):
+            return match.group(0)
+        if asked_phone:
+            asked_phone = False
+            last = await say(phone or "")
+            continue
+        answer = next((a for q, a in answers if last.startswith(q)), None)
+        assert answer is not None, f"chat {chat}: unexpected question {last[:80]!r}"
+        asked_phone = answer == "Để lại số điện thoại"
+        last = await say(answer, any_reply=asked_phone)
+    raise AssertionError(f"chat {chat}: the intake did not finish; last {last[:80]!r}")

@@ -12,7 +12,7 @@ import pytest
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.zalo_api import FakeZaloAPI
 from tests.province.procs import BvteRun
-from tests.province.reporting import OFFICER_CHAT, prepare_db, report_flow
+from tests.province.reporting import OFFICER_CHAT, ReplyIndex, prepare_db, report_flow
 
 TG_TOKEN = "987654:SECRETtgTOKENpart-abcdefghijkl"
 NARRATIVE = "Bé Hoa ở xóm Đồi bị cha dượng quất roi mây mỗi tối, lưng đầy lằn đỏ"
@@ -59,7 +59,8 @@ async def test_no_token_or_report_content_in_debug_logs(tmp_path: Path) -> None:
 
             # A throw-away first message takes the injected send failures.
             tg.push_message(778, "/start")
-            code = await report_flow(tg, 777, send, narrative=NARRATIVE, phone=PHONE, timeout=90)
+            code = await report_flow(ReplyIndex(tg), tg, 777, send, narrative=NARRATIVE,
+                                     phone=PHONE, timeout=90)
             deadline = time.monotonic() + 30
             while not any(code in s.get("text", "") for s in tg.sent
                           if s["method"] == "sendMessage" and s["chat_id"] == OFFICER_CHAT):
