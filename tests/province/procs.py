@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-__all__ = ["ROOT", "SECRET_KEY", "BvteRun", "free_port", "get_json", "pg_url_for"]
+__all__ = ["ROOT", "SECRET_KEY", "BvteRun", "children_of", "free_port", "get_json"]
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET_KEY = "province-secret-key-0123456789abcdef"
@@ -25,9 +25,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def pg_url_for(url: str) -> str:
-    """A URL a subprocess can use (the plain driver name works too)."""
-    return url
+def children_of(parent: int) -> set[int]:
+    """Pids whose parent is `parent` (from /proc)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+                found.add(int(entry.name))
+    return found
 
 
 def get_json(url: str, timeout: float = 5.0) -> tuple[int, str]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import signal
 import time
 from collections import Counter
@@ -27,7 +26,7 @@ from storage.models import OutboxMessage
 from storage.models.hotline import Case
 from storage.uow import UnitOfWork
 from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.province.procs import BvteRun, free_port
+from tests.province.procs import BvteRun, children_of, free_port
 from tests.province.reporting import CODE_RE, OFFICER_CHAT, ReplyIndex, prepare_db, report_flow
 from tests.support.databases import pg_available_url, temp_database
 
@@ -105,9 +104,8 @@ async def test_sigkill_during_a_burst_of_reports(tmp_path: Path, backend: str) -
                 while len(_officer_notes(index)) < KILL_AFTER:  # noqa: ASYNC110
                     await asyncio.sleep(0.05)
                 if backend == "postgres":
-                    pids = [int(p) for p in re.findall(r"worker \d started \(pid (\d+)\)",
-                                                      runs[0].output)]
-                    os.kill(pids[0], signal.SIGKILL)  # the parent starts a new one
+                    victim = min(children_of(runs[0].proc.pid))
+                    os.kill(victim, signal.SIGKILL)  # the parent starts a new one
                 else:
                     runs[0].proc.send_signal(signal.SIGKILL)
                     runs[0].proc.wait()

@@ -30,7 +30,7 @@ from storage.repositories import outbox as outbox_repo
 from storage.uow import UnitOfWork
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.zalo_api import FakeZaloAPI, make_event
-from tests.province.procs import BvteRun, free_port, get_json
+from tests.province.procs import BvteRun, children_of, free_port, get_json
 from tests.support.databases import pg_available_url, temp_database
 
 HOOK_SECRET = "workers-hook-secret-0123"
@@ -141,19 +141,6 @@ def test_workers_need_webhook_mode(tmp_path: Path) -> None:
     run.kill()
 
 
-def _children(parent: int) -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
-                found.add(int(entry.name))
-    return found
-
-
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -183,7 +170,7 @@ async def test_two_workers_on_postgres_serve_both_webhooks_once(tmp_path: Path) 
                 await asyncio.to_thread(run.wait_http, f"{base}/healthz")
                 await asyncio.to_thread(run.wait_for_output, "worker 1 started")
                 pids = {int(p) for p in re.findall(r"worker \d started \(pid (\d+)\)", run.output)}
-                assert len(pids) == 2 and pids <= _children(run.proc.pid)
+                assert len(pids) == 2 and pids <= children_of(run.proc.pid)
                 status, body = await asyncio.to_thread(get_json, f"{base}/healthz")
                 assert status == 200 and '"db":"ok"' in body.replace(" ", "")
 
@@ -231,10 +218,10 @@ async def test_two_workers_on_postgres_serve_both_webhooks_once(tmp_path: Path) 
                 os.kill(victim, signal.SIGKILL)
                 await asyncio.to_thread(run.wait_for_output, "restarting in", 15)
                 deadline = time.monotonic() + 15
-                while len(_children(run.proc.pid) - {victim}) < 2:
+                while len(children_of(run.proc.pid) - {victim}) < 2:
                     assert time.monotonic() < deadline
                     await asyncio.sleep(0.1)
-                children = _children(run.proc.pid)
+                children = children_of(run.proc.pid)
             finally:
                 took = await asyncio.to_thread(run.terminate, 12.0)
         assert took < 10, took
