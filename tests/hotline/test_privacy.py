@@ -84,7 +84,7 @@ async def test_logs_hold_no_report_text_phone_or_secret(hsim: HotlineSim,
 
 async def test_purge_deletes_personal_data_and_keeps_statistics(hsim: HotlineSim) -> None:
     code = await _everything(hsim)
-    open_code, _ = await hsim.report("rep3", narrative="Một vụ khác vẫn đang mở")
+    open_code, _ = await hsim.report("rep3", narrative="Một vụ khác: cháu bé nhà bên hay bị người nhà mắng chửi")
     await hsim.button("off1", f"case:closeok:{code}")
     await hsim.advance("P1D")
     out = await hsim.cli("cases", "purge", "--closed-before", "2026-03-04")
