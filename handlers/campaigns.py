@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 from sqlalchemy import select
@@ -29,9 +29,6 @@ from handlers.router import Router
 from storage.models.campaigns import Campaign
 from storage.repositories import campaigns as repo
 from storage.uow import UnitOfWork
-
-if TYPE_CHECKING:
-    from bot.app import App
 
 __all__ = [
     "BATCH_SIZE",
@@ -295,7 +292,8 @@ class CampaignJob:
             await result
 
 
-def setup(app: App) -> list[CampaignJob]:
+def setup(app: Any) -> list[CampaignJob]:
+    """`app` is bot.app.App (not imported: handlers must not depend on bot)."""
     job = CampaignJob(app.uow, app.services)
     app.services.extras["campaign_job"] = job
     return [job]
