@@ -69,7 +69,7 @@ ERRORS: Counter[str] = Counter()
 class _ErrorCounter(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if record.levelno >= logging.ERROR:
-            ERRORS[record.getMessage().split(":")[0][:60]] += 1
+            ERRORS[record.getMessage().split("\n")[0][:80]] += 1
 
 
 def log(msg: str) -> None:
