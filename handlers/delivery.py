@@ -101,7 +101,7 @@ class Dispatcher:
             for _ in range(max_rounds):
                 n = await self.run_once()
                 total += n
-                if n == 0:
+                if n < self.batch:  # a short batch: nothing more is due now
                     break
         return total
 

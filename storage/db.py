@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import NullPool
 
 __all__ = ["InvalidDatabaseURL", "create_engine", "create_session_factory", "normalize_database_url"]
 
@@ -69,9 +68,10 @@ def _sqlite_begin(conn) -> None:
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     url = normalize_database_url(url)
     if is_sqlite(url):
-        # NullPool: each unit of work gets its own connection, so WAL readers never
-        # hold a stale snapshot and a dropped file is noticed at once.
-        engine = create_async_engine(url, echo=echo, poolclass=NullPool)
+        # A small pool: opening a SQLite connection (and its pragmas) costs far more
+        # than a transaction. Every transaction begins afresh (BEGIN IMMEDIATE), so
+        # pooled connections never read a stale snapshot.
+        engine = create_async_engine(url, echo=echo, pool_size=4, max_overflow=4, pool_timeout=30)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
     else:

@@ -2,28 +2,32 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Conversation, ProcessedUpdate, User
+
+LAST_SEEN_RESOLUTION = timedelta(minutes=5)
 
 __all__ = ["get_conversation", "get_or_create_user", "get_user", "record_update"]
 
 
 async def record_update(session: AsyncSession, *, channel: str, update_key: str, now: datetime) -> bool:
-    """Record an update id; False when it was already processed (a redelivery)."""
-    if await session.get(ProcessedUpdate, (channel, update_key)) is not None:
-        return False
-    try:
-        async with session.begin_nested():
-            session.add(ProcessedUpdate(channel=channel, update_key=update_key, received_at=now))
-            await session.flush()
-    except IntegrityError:
-        return False
-    return True
+    """Record an update id; False when it was already processed (a redelivery).
+
+    One INSERT … ON CONFLICT DO NOTHING: concurrent deliveries of the same update
+    cannot both win, and nothing else in the transaction is disturbed."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(ProcessedUpdate).values(
+        channel=channel, update_key=update_key, received_at=now
+    ).on_conflict_do_nothing(index_elements=["channel", "update_key"])
+    result = await session.execute(stmt)
+    return bool(result.rowcount)
 
 
 async def get_user(session: AsyncSession, *, channel: str, user_key: str) -> User | None:
@@ -37,7 +41,8 @@ async def get_or_create_user(
 ) -> tuple[User, bool]:
     user = await get_user(session, channel=channel, user_key=user_key)
     if user is not None:
-        user.last_seen_at = now
+        if now - user.last_seen_at > LAST_SEEN_RESOLUTION:  # spare a write per message
+            user.last_seen_at = now
         return user, False
     user = User(
         channel=channel, user_key=user_key, locale=locale, first_seen_at=now, last_seen_at=now,

@@ -8,6 +8,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ChatMenu, OutboxMessage
@@ -69,12 +71,18 @@ async def enqueue(
 async def set_menu(
     session: AsyncSession, *, channel: str, chat_id: str, buttons: list[list[str]], now: datetime
 ) -> None:
-    menu = await session.get(ChatMenu, (channel, chat_id))
-    if menu is None:
-        session.add(ChatMenu(channel=channel, chat_id=chat_id, buttons=buttons, updated_at=now))
-    else:
-        menu.buttons = buttons
-        menu.updated_at = now
+    """Remember the chat's latest buttons (one upsert statement)."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(ChatMenu).values(channel=channel, chat_id=chat_id, buttons=buttons, updated_at=now)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["channel", "chat_id"],
+        set_={"buttons": stmt.excluded.buttons, "updated_at": stmt.excluded.updated_at},
+    )
+    await session.execute(stmt, execution_options={"synchronize_session": False})
+    cached = session.identity_map.get(session.identity_key(ChatMenu, (channel, chat_id)))
+    if cached is not None:  # keep a loaded copy in step with the row
+        session.expire(cached)
 
 
 async def get_menu(session: AsyncSession, *, channel: str, chat_id: str) -> list[list[str]]:
