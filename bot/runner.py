@@ -148,6 +148,27 @@ def build_channels(settings: Settings, *, webhook: bool) -> list:
     return channels
 
 
+def limited(channel):
+    """The channel's sender behind its platform's limits: Telegram ~30 msg/s overall,
+    1/s per private chat (PTB's own limiter has no per-chat limit), 20/min per group;
+    Zalo publishes no numbers, so its limiter adapts to 429 answers."""
+    from bot.channels.ratelimit import (
+        TELEGRAM_LIMITS,
+        ZALO_LIMITS,
+        AdaptiveRateLimiter,
+        LimitedSender,
+        RateLimiter,
+    )
+
+    if channel.name == "telegram":
+        return LimitedSender(channel, RateLimiter(TELEGRAM_LIMITS, name="telegram"))
+    if channel.name == "zalo":
+        return LimitedSender(
+            channel, AdaptiveRateLimiter(ZALO_LIMITS, name="zalo"), is_group=lambda _chat: False
+        )
+    return channel
+
+
 class Runner:
     """Owns the background loops: the dispatcher (woken after each commit) and the
     job ticker (time limits, reminders, campaigns)."""
@@ -158,6 +179,7 @@ class Runner:
         self.wake = asyncio.Event()
         self.stopping = asyncio.Event()
         self.tasks: list[asyncio.Task[None]] = []
+        self.busy = 0  # loops inside a step right now
 
     def start(self) -> None:
         self.app.services.on_enqueued = self.wake.set
@@ -174,17 +196,26 @@ class Runner:
 
     async def _loop(self, step: Callable[[], Awaitable[None]]) -> None:
         while not self.stopping.is_set():
+            self.busy += 1
             try:
                 await step()
             except Exception as exc:  # keep serving; the database may be back next tick
                 log.error("background step failed: %s", type(exc).__name__)
+            finally:
+                self.busy -= 1
             self.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=self.tick)
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 3.0) -> None:
+        """Let a step in progress finish (a send and its outcome commit together),
+        then cancel the loops, which are then only waiting."""
         self.stopping.set()
         self.wake.set()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while self.busy and loop.time() < deadline:  # noqa: ASYNC110 - a counter, polled briefly
+            await asyncio.sleep(0.02)
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
@@ -233,7 +264,7 @@ async def serve(
         log.info("stopped before the database was reachable")
         return 0
     for channel in channels:
-        app.add_sender(channel.name, channel)
+        app.add_sender(channel.name, limited(channel))
     runner = Runner(app, settings.tick_seconds)
     started: list = []
     web = None
