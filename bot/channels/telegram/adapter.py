@@ -93,6 +93,11 @@ def to_inbound(update: Update) -> Inbound | None:
     )
 
 
+def _poll_failed(exc: TelegramError) -> None:
+    # One line instead of PTB's traceback per failed getUpdates; PTB backs off itself.
+    log.warning("telegram poll failed (%s); retrying", type(exc).__name__)
+
+
 def _chat_id(chat_id: str) -> int | str:
     return int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
 
@@ -136,7 +141,9 @@ class TelegramChannel:
             else:
                 log.warning("telegram webhook mode without BVTE_WEBHOOK_URL: setWebhook not called")
         else:
-            await updater.start_polling(allowed_updates=ALLOWED_UPDATES, timeout=10)
+            await updater.start_polling(
+                allowed_updates=ALLOWED_UPDATES, timeout=10, error_callback=_poll_failed
+            )
         log.info("telegram channel started (%s)", "webhook" if self._webhook else "polling")
 
     async def stop(self) -> None:
