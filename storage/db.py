@@ -68,10 +68,12 @@ def _sqlite_begin(conn) -> None:
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     url = normalize_database_url(url)
     if is_sqlite(url):
-        # A small pool: opening a SQLite connection (and its pragmas) costs far more
-        # than a transaction. Every transaction begins afresh (BEGIN IMMEDIATE), so
-        # pooled connections never read a stale snapshot.
-        engine = create_async_engine(url, echo=echo, pool_size=4, max_overflow=4, pool_timeout=30)
+        # One pooled connection: opening a SQLite connection (and its pragmas) costs
+        # far more than a transaction, and SQLite runs one writer at a time anyway —
+        # waiting in the pool's queue is fair, SQLite's busy handler is not (writers
+        # starve into "database is locked"). Every transaction begins afresh
+        # (BEGIN IMMEDIATE), so the connection never reads a stale snapshot.
+        engine = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
     else:
