@@ -47,6 +47,45 @@ def check_command(
     typer.echo(f"OK: {len(kb)} entries in {len(per_topic)} topics ({summary})")
 
 
+@kb_app.command("gaps")
+def gaps_command(
+    limit: Annotated[int, typer.Option("--limit", min=1, help="How many, newest first.")] = 100,
+) -> None:
+    """Questions the knowledge base could not answer with confidence (text only, no
+    user id), and the 👍/👎 counts per entry — for content curators."""
+    import asyncio
+
+    from bot.cli import settings_or_exit
+
+    settings = settings_or_exit()
+
+    async def run() -> None:
+        from storage.db import create_engine, create_session_factory
+        from storage.migrate import upgrade_async
+        from storage.repositories import feedback as repo
+        from storage.uow import UnitOfWork
+
+        await upgrade_async(settings.database_url)
+        engine = create_engine(settings.database_url)
+        try:
+            async with UnitOfWork(create_session_factory(engine)) as uow:
+                gaps = await repo.list_gaps(uow.session, limit=limit)
+                votes = await repo.feedback_counts(uow.session)
+        finally:
+            await engine.dispose()
+        typer.echo(f"{len(gaps)} câu hỏi chưa có câu trả lời chắc chắn / unanswered questions:")
+        for gap in gaps:
+            when = gap.created_at.strftime("%Y-%m-%d")
+            topic = gap.best_topic or "-"
+            typer.echo(f"  {when}  [{topic} {gap.score:.2f}]  {' '.join(gap.text.split())[:200]}")
+        if votes:
+            typer.echo("Đánh giá / feedback (👍 👎):")
+            for entry_id, (up, down) in sorted(votes.items(), key=lambda kv: -kv[1][1]):
+                typer.echo(f"  {entry_id}: {up} 👍  {down} 👎")
+
+    asyncio.run(run())
+
+
 def eval_command(
     file: Annotated[Path, typer.Argument(help="JSON lines: {text, intent, topic, alt_topics}.")],
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
