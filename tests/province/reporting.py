@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from bot.app import build_app
 from bot.config import Settings
 from bot.sim import EXAMPLE_COMMUNES
-from handlers.hotline.communes import load_communes_file, resolve_commune
+from handlers.hotline.communes import load_communes, load_communes_file, resolve_commune
 from storage.models.hotline import Officer
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.province.procs import SECRET_KEY
@@ -27,24 +27,37 @@ CODE_RE = re.compile(r"BV-[2-9A-HJ-NP-Z]{6}")
 OFFICER_CHAT = 9001
 
 
-async def prepare_db(url: str) -> None:
-    """Migrate, load the example communes and register one officer of Quan Sơn."""
+async def prepare_db(url: str, extra_communes: int = 0) -> list[tuple[str, int]]:
+    """Migrate, load the example communes and register one officer of Quan Sơn, plus
+    `extra_communes` more communes with one officer each (Telegram lets a bot send
+    one message per second to a private chat, so a burst of reports must spread over
+    several officers to finish in reasonable time). Returns (commune, officer chat)."""
     cfg = Settings(database_url=url, secret_key=SecretStr(SECRET_KEY), _env_file=None)
     app = await build_app(cfg, with_knowledge=False)
+    targets = [("Quan Sơn", OFFICER_CHAT)]
     try:
         now = app.services.clock.now()
         async with app.uow() as uow:
             await load_communes_file(uow.session, EXAMPLE_COMMUNES, now=now)
+            if extra_communes:
+                await load_communes(uow.session, {"communes": [
+                    {"slug": f"burst-{i:02d}", "name": f"Xã Thử Tải {i:02d}", "province": "Lạng Sơn",
+                     "villages": ["Thôn 1", "Thôn 2"]}
+                    for i in range(extra_communes)
+                ]}, now=now)
+        targets += [(f"burst-{i:02d}", OFFICER_CHAT + 1 + i) for i in range(extra_communes)]
         async with app.uow() as uow:
-            commune = await resolve_commune(uow.session, "quan-son")
-            assert commune is not None
-            uow.session.add(Officer(
-                channel="telegram", user_key=str(OFFICER_CHAT), chat_id=str(OFFICER_CHAT),
-                display_name="Cán bộ", commune_id=commune.id, role="officer", active=True,
-                created_at=now,
-            ))
+            for slug, chat in targets:
+                commune = await resolve_commune(uow.session, "quan-son" if chat == OFFICER_CHAT else slug)
+                assert commune is not None
+                uow.session.add(Officer(
+                    channel="telegram", user_key=str(chat), chat_id=str(chat),
+                    display_name="Cán bộ", commune_id=commune.id, role="officer", active=True,
+                    created_at=now,
+                ))
     finally:
         await app.close()
+    return targets
 
 
 class ReplyIndex:
@@ -95,6 +108,7 @@ async def report_flow(
     *,
     narrative: str,
     phone: str | None = None,
+    commune: str = "Quan Sơn",
     timeout: float = 60.0,  # noqa: ASYNC109
 ) -> str:
     """One reporter's whole intake; returns the case code. `send` delivers one
@@ -111,8 +125,13 @@ async def report_flow(
         while True:
             got = replies(chat)
             fresh = got[before:]
-            if fresh and (any_reply or actionable(fresh[-1])):
+            if fresh and any_reply:
                 return fresh[-1]
+            # With several workers a step's two messages can arrive in either order
+            # (see the report): take the question wherever it is.
+            asked = [r for r in fresh if actionable(r)]
+            if asked:
+                return asked[-1]
             if time.monotonic() > deadline:
                 raise TimeoutError(f"chat {chat}: no reply to {text[:20]!r}; seen {got[-2:]}")
             await asyncio.sleep(0.05)
@@ -122,7 +141,7 @@ async def report_flow(
         ("Chuyện này gần nhất", "Bạo lực"),
         ("Trẻ có đang gặp nguy hiểm", "Không"),
         ("Trẻ khoảng bao nhiêu tuổi", "6–10 tuổi"),
-        ("Chuyện xảy ra ở xã", "Quan Sơn"),
+        ("Chuyện xảy ra ở xã", commune),
         ("Ở thôn", "Thôn 2"),
         ("Chuyện xảy ra khi nào", "Hôm nay"),
         ("Bạn là ai đối với trẻ", "Hàng xóm"),

@@ -27,12 +27,13 @@ from storage.models.hotline import Case
 from storage.uow import UnitOfWork
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.province.procs import BvteRun, children_of, free_port
-from tests.province.reporting import CODE_RE, OFFICER_CHAT, ReplyIndex, prepare_db, report_flow
+from tests.province.reporting import CODE_RE, ReplyIndex, prepare_db, report_flow
 from tests.support.databases import pg_available_url, temp_database
 
 # BVTE_BURST_REPORTS lowers the count for a quick local run; the issue asks for 500.
 REPORTS = int(os.environ.get("BVTE_BURST_REPORTS", "500"))
-CONCURRENCY = 40
+CONCURRENCY = 100
+OFFICERS = 25  # one per commune: Telegram allows one message per second per chat
 KILL_AFTER = REPORTS * 3 // 10  # officer notifications seen before the kill
 HOOK_SECRET = "burst-hook-secret-0123"
 TOKEN = "31337:burst-token-abcdef"
@@ -52,8 +53,8 @@ async def _rows(url: str, query):
         await engine.dispose()
 
 
-def _officer_notes(index: ReplyIndex) -> list[str]:
-    return [t for t in index(OFFICER_CHAT) if CODE_RE.search(t)]
+def _officer_notes(index: ReplyIndex, chats: list[int]) -> list[str]:
+    return [t for chat in chats for t in index(chat) if CODE_RE.search(t)]
 
 
 @pytest.mark.slow
@@ -62,7 +63,8 @@ async def test_sigkill_during_a_burst_of_reports(tmp_path: Path, backend: str) -
     if backend == "postgres" and not pg_available_url():
         pytest.skip("needs BVTE_TEST_DATABASE_URL (PostgreSQL)")
     async with temp_database(backend, tmp_path) as url:
-        await prepare_db(url)
+        targets = await prepare_db(url, extra_communes=OFFICERS - 1)
+        officer_chats = [chat for _, chat in targets]
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         with FakeTelegramAPI(token=TOKEN, deliver_webhooks=False) as tg:
@@ -96,12 +98,12 @@ async def test_sigkill_during_a_burst_of_reports(tmp_path: Path, backend: str) -
                 async with gate:
                     return await report_flow(index, tg, 100_000 + i, send,
                                              narrative=NARRATIVES[i % len(NARRATIVES)],
-                                             timeout=120)
+                                             commune=targets[i % len(targets)][0], timeout=180)
 
             in_flight: list[int] = []
 
             async def killer() -> None:
-                while len(_officer_notes(index)) < KILL_AFTER:  # noqa: ASYNC110
+                while len(_officer_notes(index, officer_chats)) < KILL_AFTER:  # noqa: ASYNC110
                     await asyncio.sleep(0.05)
                 if backend == "postgres":
                     victim = min(children_of(runs[0].proc.pid))
@@ -144,7 +146,7 @@ async def test_sigkill_during_a_burst_of_reports(tmp_path: Path, backend: str) -
         assert in_flight is not None and len(runs) >= 1
         cases = {row.code for row in await _rows(url, select(Case.code))}
         assert len(codes) == REPORTS and set(codes) == cases  # every report exists, once
-        notes = Counter(CODE_RE.search(t).group(0) for t in _officer_notes(index))
+        notes = Counter(CODE_RE.search(t).group(0) for t in _officer_notes(index, officer_chats))
         assert set(notes) == cases  # every case reached the officer
         repeated = {code for code, n in notes.items() if n > 1}
         dead = await _rows(url, select(OutboxMessage.id).where(OutboxMessage.status == "dead"))
