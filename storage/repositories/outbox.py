@@ -7,10 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from storage.models import ChatMenu, OutboxMessage
 
@@ -97,6 +98,22 @@ def _due_clause(now: datetime):
     )
 
 
+def _chat_busy(now: datetime):
+    """An earlier message to the same chat is in flight (leased) or waiting for a
+    retry: a later one must wait, so a chat never sees messages out of order, even
+    with several workers."""
+    older = aliased(OutboxMessage)
+    return exists().where(
+        older.channel == OutboxMessage.channel,
+        older.chat_id == OutboxMessage.chat_id,
+        older.id < OutboxMessage.id,
+        or_(
+            and_(older.status == "sending", older.lease_until >= now),
+            and_(older.status == "pending", older.next_attempt_at > now),
+        ),
+    )
+
+
 async def claim_due(
     session: AsyncSession,
     *,
@@ -110,9 +127,9 @@ async def claim_due(
 
     PostgreSQL: SELECT … FOR UPDATE SKIP LOCKED, so workers never wait on or take
     each other's rows. SQLite: one conditional UPDATE, atomic under the database's
-    write lock, then read back what this owner got."""
+    write lock. Both return what they took with UPDATE … RETURNING."""
     until = now + lease
-    query = select(OutboxMessage.id).where(_due_clause(now))
+    query = select(OutboxMessage.id).where(_due_clause(now), ~_chat_busy(now))
     if channels is not None:
         query = query.where(OutboxMessage.channel.in_(list(channels)))
     query = query.order_by(OutboxMessage.priority, OutboxMessage.id).limit(limit)
@@ -126,22 +143,15 @@ async def claim_due(
         ids = list((await session.scalars(query.with_for_update(skip_locked=True))).all())
         if not ids:
             return []
-        await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(**values))
+        target = OutboxMessage.id.in_(ids)
     else:
-        await session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(query.scalar_subquery()), _due_clause(now))
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
+        target = and_(OutboxMessage.id.in_(query.scalar_subquery()), _due_clause(now))
+    # UPDATE … RETURNING: exactly the rows this statement took, nothing older.
     rows = await session.scalars(
-        select(OutboxMessage)
-        .where(OutboxMessage.lease_owner == owner, OutboxMessage.status == "sending",
-               OutboxMessage.lease_until == until)
-        .order_by(OutboxMessage.priority, OutboxMessage.id)
-        .execution_options(populate_existing=True)
+        update(OutboxMessage).where(target).values(**values).returning(OutboxMessage),
+        execution_options={"populate_existing": True, "synchronize_session": False},
     )
-    return list(rows.all())
+    return sorted(rows.all(), key=lambda r: (r.priority, r.id))
 
 
 async def _owned(session: AsyncSession, msg_id: int, owner: str, values: dict) -> bool:

@@ -167,3 +167,24 @@ async def test_two_dispatchers_send_each_message_once(factory):
     texts = [o.text for o in shared.delivered]
     assert sorted(texts) == sorted(f"m{i}" for i in range(60))
     assert len(texts) == len(set(texts))
+
+
+async def test_a_chat_waits_for_its_earlier_message(factory):
+    async with factory() as uow:
+        for text in ("first", "second"):
+            await outbox_repo.enqueue(uow.session, channel="t", chat_id="c", text=text, now=T0)
+        await outbox_repo.enqueue(uow.session, channel="t", chat_id="other", text="x", now=T0)
+    async with factory() as uow:  # worker A takes the whole chat in one batch
+        a = await outbox_repo.claim_due(uow.session, now=T0, owner="A", lease=timedelta(seconds=60), limit=1)
+    assert [r.text for r in a] == ["first"]
+    async with factory() as uow:  # worker B must not take "second" while "first" is in flight
+        b = await outbox_repo.claim_due(uow.session, now=T0, owner="B", lease=timedelta(seconds=60))
+    assert [r.text for r in b] == ["x"]
+    async with factory() as uow:  # "first" fails and waits for a retry: "second" still waits
+        await outbox_repo.mark_retry(uow.session, a[0].id, owner="A", at=T0 + timedelta(seconds=30), error="e")
+    async with factory() as uow:
+        assert await outbox_repo.claim_due(uow.session, now=T0, owner="B", lease=timedelta(seconds=60)) == []
+    later = T0 + timedelta(seconds=31)
+    async with factory() as uow:
+        c = await outbox_repo.claim_due(uow.session, now=later, owner="B", lease=timedelta(seconds=60))
+    assert [r.text for r in c] == ["first", "second"]
