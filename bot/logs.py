@@ -55,6 +55,9 @@ def setup_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> SecretScr
         root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)
     # httpx logs every request URL, and bot tokens live in the URL path.
-    for noisy in ("httpx", "httpcore", "telegram.ext.ExtBot", "apscheduler", "alembic", "uvicorn.error", "aiosqlite"):
+    # PTB logs whole updates and API parameters at DEBUG, SQLAlchemy logs bound
+    # parameters: both could carry report text, so they stay at WARNING whatever the level.
+    for noisy in ("httpx", "httpcore", "telegram", "sqlalchemy", "apscheduler", "alembic",
+                  "uvicorn.error", "aiosqlite"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return _scrubber
