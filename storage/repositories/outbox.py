@@ -189,8 +189,20 @@ async def mark_dead(session: AsyncSession, msg_id: int, *, owner: str, error: st
 
 
 async def next_due_at(session: AsyncSession) -> datetime | None:
+    """When the dispatcher next has something to do: the earliest retry time among
+    the heads of the chats' queues (a later message waits for its chat's head), or
+    the earliest lease to expire."""
+    older = aliased(OutboxMessage)
+    head = ~exists().where(
+        older.channel == OutboxMessage.channel,
+        older.chat_id == OutboxMessage.chat_id,
+        older.id < OutboxMessage.id,
+        older.status.in_(["pending", "sending"]),
+    )
     pending = await session.scalar(
-        select(func.min(OutboxMessage.next_attempt_at)).where(OutboxMessage.status == "pending")
+        select(func.min(OutboxMessage.next_attempt_at)).where(
+            OutboxMessage.status == "pending", head
+        )
     )
     leased = await session.scalar(
         select(func.min(OutboxMessage.lease_until)).where(OutboxMessage.status == "sending")
