@@ -161,12 +161,29 @@ def limited(channel):
     )
 
     if channel.name == "telegram":
-        return LimitedSender(channel, RateLimiter(TELEGRAM_LIMITS, name="telegram"))
+        return LimitedSender(channel, RateLimiter(worker_share(TELEGRAM_LIMITS), name="telegram"))
     if channel.name == "zalo":
         return LimitedSender(
-            channel, AdaptiveRateLimiter(ZALO_LIMITS, name="zalo"), is_group=lambda _chat: False
+            channel, AdaptiveRateLimiter(worker_share(ZALO_LIMITS), name="zalo"),
+            is_group=lambda _chat: False,
         )
     return channel
+
+
+def worker_share(limits):
+    """With N worker processes (bvte run --workers N) each limiter gets 1/N of the
+    bot's overall and per-group budget, so together they stay within the platform's."""
+    import dataclasses
+    import os
+
+    try:
+        n = max(1, int(os.environ.get("BVTE_WORKER_COUNT", "1")))
+    except ValueError:
+        n = 1
+    if n == 1:
+        return limits
+    group_max = None if limits.group_max is None else max(1, limits.group_max // n)
+    return dataclasses.replace(limits, rate=limits.rate / n, group_max=group_max)
 
 
 class Runner:

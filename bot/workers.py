@@ -45,6 +45,7 @@ log = logging.getLogger("bvte.workers")
 
 LISTEN_FD_ENV = "BVTE_LISTEN_FD"
 WORKER_ENV = "BVTE_WORKER_INDEX"
+WORKER_COUNT_ENV = "BVTE_WORKER_COUNT"
 STOP_GRACE = 8.0  # then SIGKILL; with the parent's own exit, well under 10 s
 RESTART_BASE = 0.5
 RESTART_MAX = 30.0
@@ -109,6 +110,8 @@ class _Supervisor:
         env = dict(os.environ)
         env[LISTEN_FD_ENV] = str(self.sock.fileno())
         env[WORKER_ENV] = str(child.index)
+        # Each worker has its own rate limiter: it takes its share of the bot's limits.
+        env[WORKER_COUNT_ENV] = str(len(self.children))
         # The parent has migrated; stdout/stderr are shared (one log stream).
         child.proc = subprocess.Popen(
             [sys.executable, "-m", "bot", "run", "--webhook"],
