@@ -10,13 +10,14 @@ takes "now" from bot.runtime (the simulator's clock inside `bvte sim`)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
+
+from bot.cli_support import now as _now
+from bot.cli_support import run_in_transaction as _run
 
 __all__ = ["register"]
 
@@ -25,33 +26,6 @@ T = TypeVar("T")
 commune_app = typer.Typer(help="Xã, phường / communes.", no_args_is_help=True)
 officer_app = typer.Typer(help="Cán bộ / officers.", no_args_is_help=True)
 cases_app = typer.Typer(help="Ca báo tin / hotline cases.", no_args_is_help=True)
-
-
-def _run(work: Callable[[Any, Any], Awaitable[T]]) -> T:
-    """Run `work(session, settings)` in one committed transaction."""
-    from bot.cli import settings_or_exit
-    from storage.db import create_engine, create_session_factory
-    from storage.migrate import upgrade_async
-    from storage.uow import UnitOfWork
-
-    settings = settings_or_exit()
-
-    async def main() -> T:
-        await upgrade_async(settings.database_url)
-        engine = create_engine(settings.database_url)
-        try:
-            async with UnitOfWork(create_session_factory(engine)) as uow:
-                return await work(uow.session, settings)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(main())
-
-
-def _now() -> datetime:
-    from bot.runtime import get_clock
-
-    return get_clock().now()
 
 
 def _local_midnight(day: date, timezone: str) -> datetime:

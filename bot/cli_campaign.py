@@ -11,9 +11,7 @@ takes "now" from bot.runtime (the simulator's clock inside `bvte sim`)."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -21,6 +19,9 @@ from zoneinfo import ZoneInfo
 
 import typer
 import yaml
+
+from bot.cli_support import now as _now
+from bot.cli_support import run_in_transaction as _run
 
 __all__ = ["campaign_app", "load_campaign_file", "next_occurrence"]
 
@@ -36,33 +37,6 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 def _fail(vi: str, en: str) -> typer.Exit:
     typer.echo(f"Lỗi: {vi} / Error: {en}", err=True)
     return typer.Exit(code=2)
-
-
-def _run(work: Callable[[Any, Any], Awaitable[T]]) -> T:
-    """Run `work(session, settings)` in one committed transaction."""
-    from bot.cli import settings_or_exit
-    from storage.db import create_engine, create_session_factory
-    from storage.migrate import upgrade_async
-    from storage.uow import UnitOfWork
-
-    settings = settings_or_exit()
-
-    async def main() -> T:
-        await upgrade_async(settings.database_url)
-        engine = create_engine(settings.database_url)
-        try:
-            async with UnitOfWork(create_session_factory(engine)) as uow:
-                return await work(uow.session, settings)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(main())
-
-
-def _now() -> datetime:
-    from bot.runtime import get_clock
-
-    return get_clock().now()
 
 
 def _kb(locale: str):

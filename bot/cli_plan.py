@@ -8,6 +8,8 @@ from pathlib import Path
 
 import typer
 
+from bot.cli_support import now as _now
+from bot.cli_support import run_in_transaction as _db
 from knowledge.plans import PlanImportError, import_plan, to_yaml
 
 __all__ = ["plan_app", "unit_app"]
@@ -90,36 +92,6 @@ unit_app = typer.Typer(
 @unit_app.callback()
 def _unit_group() -> None:
     """Đơn vị và cán bộ / units and officers."""
-
-
-def _db(work):
-    """Run `await work(session)` in ONE transaction on BVTE_DATABASE_URL (after the
-    migrations): committed when it returns, rolled back when it raises."""
-    import asyncio
-
-    from bot.cli import settings_or_exit
-    from storage.db import create_engine, create_session_factory
-    from storage.migrate import upgrade_async
-    from storage.uow import UnitOfWork
-
-    settings = settings_or_exit()
-
-    async def main():
-        await upgrade_async(settings.database_url)
-        engine = create_engine(settings.database_url)
-        try:
-            async with UnitOfWork(create_session_factory(engine)) as uow:
-                return await work(uow.session, settings)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(main())
-
-
-def _now():
-    from bot.runtime import get_clock
-
-    return get_clock().now()
 
 
 class _Refused(Exception):
