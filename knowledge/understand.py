@@ -327,8 +327,16 @@ class Understander:
             return Understanding(intent="fallback", normalized=sig.norm, reasons=reasons)
         ranked = sorted(combined, key=combined.__getitem__, reverse=True)
         topic = ranked[0]
-        best = next((h for h in hits if h.topic == topic), None)
+        in_topic = [h for h in hits if h.topic == topic]
+        best = in_topic[0] if in_topic else None
+        if best is not None and _ADULT_WRITER.search(sig.norm):
+            # A parent or teacher asking: an adult entry close behind beats a child's one.
+            adult = next((h for h in in_topic if self.kb.by_id[h.entry_id].audience != "child"), None)
+            if adult is not None and adult.score >= ADULT_PREFERENCE * best.score:
+                best = adult
         entry_id, score = (best.entry_id, best.score) if best else (self._entry_in(topic, sig.norm), 0.0)
+        if _ADULT_WRITER.search(sig.norm) and self.kb.by_id[entry_id].audience == "child":
+            entry_id = self._entry_in(topic, sig.norm, adults_only=True) or entry_id
         return Understanding(
             intent="guidance",
             topic=topic,
@@ -341,9 +349,12 @@ class Understander:
             ranked_topics=tuple(ranked[:5]),
         )
 
-    def _entry_in(self, topic: str, norm: str) -> str:
-        """The entry of ``topic`` sharing most with the message (its first entry if none)."""
-        entries = self.kb.by_topic[topic]
+    def _entry_in(self, topic: str, norm: str, *, adults_only: bool = False) -> str | None:
+        """The entry of ``topic`` sharing most with the message (its first entry if
+        none); with ``adults_only``, among its non-child entries (None if it has none)."""
+        entries = [e for e in self.kb.by_topic[topic] if not adults_only or e.audience != "child"]
+        if not entries:
+            return None
         lexical = self.index.lexical(norm)
         ids = {e.id for e in entries}
         best = max(
@@ -352,6 +363,14 @@ class Understander:
             default=None,
         )
         return self.index.entries[best].id if best is not None else entries[0].id
+
+
+# Cues that the writer is an adult asking about a child (normalised text).
+_ADULT_WRITER = re.compile(
+    r"\b(con (toi|minh|nha toi|cua toi)|(be|chau) nha|bo me|phu huynh|cha me|giao vien|"
+    r"(co|thay) giao|hoc sinh (cua )?toi|day (con|tre|be|chau)|cho (con|be|chau) (toi|minh))\b"
+)
+ADULT_PREFERENCE = 0.75
 
 
 @dataclass(frozen=True, slots=True)
