@@ -7,8 +7,10 @@ Figures (keys of the JSON object):
   through `Core.handle` and the outbox `Dispatcher` (a counting sender), one
   process, a mix of commands, buttons and free-text questions from many users.
   PostgreSQL: BVTE_TEST_DATABASE_URL, else postgresql://postgres@127.0.0.1:5432
-  when something listens there; null otherwise. `core_msgs_per_s_sqlite_pooled`
-  is the same run with a pooled SQLite engine (the fix proposed in bench/README).
+  when something listens there; null otherwise. `core_msgs_per_s_sqlite_threaded`
+  is the baseline measured in the same run: the same core with SQLite behind
+  aiosqlite's worker thread (what bvte used before storage/sqlite_inline.py);
+  `core_sqlite_speedup` is the ratio of the two.
 - campaign_rate_share / campaign_429s / campaign_duplicates: a campaign to 10 000
   subscribers, queued by `CampaignJob` and delivered by the `Dispatcher` through a
   real `TelegramChannel` (python-telegram-bot over HTTP) and `bot.channels.ratelimit`
@@ -16,8 +18,7 @@ Figures (keys of the JSON object):
   process. The clock is compressed: the fake's limits and the limiter's are both
   multiplied by `--factor` (default 6: 180 msg/s overall, 6/s per chat), so the
   run takes ~57 s instead of 333 s. Share = achieved rate / limit, measured by the
-  fake between its first and last accepted send. See bench/README.md for why this
-  run uses a pooled SQLite engine.
+  fake between its first and last accepted send.
 - report_p99_ms: 500 reporters fill the hotline intake, then all confirm at once;
   time from each confirm to the officer's new-case notification being sent.
 - rss_mb: resident memory of a fresh process after `build_app` with the knowledge
@@ -29,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import multiprocessing
@@ -85,29 +87,14 @@ def _settings(url: str):
                     log_level="WARNING")
 
 
-def _pooled_sqlite_engine(url: str):
-    """A SQLite engine that keeps its connections (storage.db uses NullPool)."""
-    from sqlalchemy import event
-    from sqlalchemy.ext.asyncio import create_async_engine
-    from sqlalchemy.pool import AsyncAdaptedQueuePool
-
-    from storage import db
-
-    engine = create_async_engine(db.normalize_database_url(url), poolclass=AsyncAdaptedQueuePool,
-                                 pool_size=1, max_overflow=0)
-    event.listen(engine.sync_engine, "connect", db._sqlite_pragmas)
-    event.listen(engine.sync_engine, "begin", db._sqlite_begin)
-    return engine
-
-
 @contextlib.contextmanager
-def _engine_patch(pooled: bool):
+def _threaded_sqlite(enabled: bool):
+    """Make the app build its SQLite engine on aiosqlite's worker thread (the baseline)."""
     import bot.app as app_module
 
     original = app_module.create_engine
-    if pooled:
-        app_module.create_engine = lambda url, **kw: (
-            _pooled_sqlite_engine(url) if "sqlite" in url else original(url, **kw))
+    if enabled:
+        app_module.create_engine = functools.partial(original, sqlite_threaded=True)
     try:
         yield
     finally:
@@ -199,13 +186,13 @@ class DrainLoop:
 
 
 async def bench_core(
-    url: str, *, users: int, concurrency: int, pooled: bool = False
+    url: str, *, users: int, concurrency: int, threaded: bool = False
 ) -> dict[str, Any]:
     from bot.app import build_app
     from handlers.messages import Inbound
 
     sender = CountingSender()
-    with _engine_patch(pooled):
+    with _threaded_sqlite(threaded):
         app = await build_app(_settings(url), senders={"bench": sender})
     try:
         def script(u: str) -> list[Inbound]:
@@ -261,7 +248,7 @@ def _fake_process(conn, factor: float) -> None:
 
 
 async def bench_campaign(
-    *, subscribers: int, factor: float, pooled: bool = True, loops: int = 2, batch: int = 1000,
+    *, subscribers: int, factor: float, loops: int = 2, batch: int = 1000,
 ) -> dict[str, Any]:
     from sqlalchemy import func, insert, select
 
@@ -291,7 +278,7 @@ async def bench_campaign(
     tmp = tempfile.TemporaryDirectory(prefix="bvte-bench-")
     url = f"sqlite+aiosqlite:///{tmp.name}/campaign.db"
     await upgrade_async(url)
-    engine = _pooled_sqlite_engine(url) if pooled else create_engine(url)
+    engine = create_engine(url)
     factory = create_session_factory(engine)
 
     def uow() -> UnitOfWork:
@@ -382,7 +369,7 @@ async def bench_campaign(
         "queue_s": queue_s,
         "deliver_s": deliver_s,
         "limiter_penalties": limiter.penalties,
-        "engine": "sqlite-pooled" if pooled else "sqlite-nullpool",
+        "engine": "sqlite",
         "dispatcher_loops": loops,
     }
 
@@ -517,10 +504,11 @@ async def run_all(args: argparse.Namespace) -> dict[str, Any]:
                                 concurrency=args.concurrency)
         result["core_msgs_per_s_sqlite"] = round(core["msgs_per_s"], 1)
         result["core_sqlite_detail"] = core
-        log("core throughput on SQLite with a pooled engine")
-        pooled = await bench_core(f"sqlite+aiosqlite:///{tmp}/core-pooled.db", users=args.users,
-                                  concurrency=args.concurrency, pooled=True)
-        result["core_msgs_per_s_sqlite_pooled"] = round(pooled["msgs_per_s"], 1)
+        log("core throughput on SQLite through aiosqlite's thread (baseline)")
+        threaded = await bench_core(f"sqlite+aiosqlite:///{tmp}/core-threaded.db",
+                                    users=args.users, concurrency=args.concurrency, threaded=True)
+        result["core_msgs_per_s_sqlite_threaded"] = round(threaded["msgs_per_s"], 1)
+        result["core_sqlite_speedup"] = round(core["msgs_per_s"] / threaded["msgs_per_s"], 2)
     base = pg_base_url()
     result["core_msgs_per_s_postgres"] = None
     if base:
@@ -539,8 +527,7 @@ async def run_all(args: argparse.Namespace) -> dict[str, Any]:
     result["campaign_duplicates"] = camp["duplicates"]
     result["campaign_detail"] = camp
     log(f"report intake: {args.reporters} reporters")
-    # A province-sized burst: on PostgreSQL when there is one, else SQLite with the
-    # pooled engine (with NullPool the 5 000 intake steps alone take ~2 minutes).
+    # A province-sized burst: on PostgreSQL when there is one, else SQLite.
     rep = None
     if base:
         try:
@@ -550,10 +537,10 @@ async def run_all(args: argparse.Namespace) -> dict[str, Any]:
         except Exception as exc:  # a benchmark, not a test: report and go on
             result["report_postgres_error"] = type(exc).__name__
     if rep is None:
-        with tempfile.TemporaryDirectory(prefix="bvte-bench-") as tmp, _engine_patch(True):
+        with tempfile.TemporaryDirectory(prefix="bvte-bench-") as tmp:
             rep = await bench_reports(f"sqlite+aiosqlite:///{tmp}/reports.db",
                                       reporters=args.reporters, concurrency=args.concurrency)
-        rep["backend"] = "sqlite-pooled"
+        rep["backend"] = "sqlite"
     result["report_p99_ms"] = None if rep.get("p99_ms") is None else round(rep["p99_ms"], 1)
     result["report_detail"] = rep
     log("resident memory")
@@ -583,8 +570,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     for key, target in TARGETS.items():
         print(f"{key:28} {result.get(key)!s:>12}   target {target}")
-    print(f"{'core_msgs_per_s_sqlite_pooled':28} {result.get('core_msgs_per_s_sqlite_pooled')!s:>12}"
-          "   (proposed: pooled SQLite engine)")
+    print(f"{'core_msgs_per_s_sqlite_threaded':28} "
+          f"{result.get('core_msgs_per_s_sqlite_threaded')!s:>12}   baseline: aiosqlite's thread "
+          f"(bvte is ×{result.get('core_sqlite_speedup')})")
     camp = result["campaign_detail"]
     print(f"campaign: {camp['delivered']}/{camp['subscribers']} delivered at "
           f"{camp['rate_per_s']:.1f}/s of {camp['limit_per_s']:.0f}/s (clock ×{camp['factor']:g}), "

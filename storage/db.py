@@ -12,9 +12,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage import sqlite_inline
+
 __all__ = ["InvalidDatabaseURL", "create_engine", "create_session_factory", "normalize_database_url"]
 
-# SQLite waits this long for a competing writer before "database is locked".
+# A SQLite writer waits this long for another process's write lock before "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
@@ -45,27 +47,43 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection, _record, *, busy_timeout_ms: int) -> None:
     # Take transaction control from the driver (SQLAlchemy's documented recipe):
     # otherwise pysqlite commits SAVEPOINTs on its own and a rollback is partial.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     # Overwrite deleted content (purged personal data must not linger in free pages).
     cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
-def _sqlite_begin(conn) -> None:
-    # IMMEDIATE: take the write lock up front, so two writers queue on the busy
-    # timeout instead of failing on a read-to-write lock upgrade.
+def _inline_pragmas(dbapi_connection, record) -> None:
+    # A short busy handler: waiting for a writer happens in begin_immediate, which
+    # sleeps on the event loop instead of freezing it.
+    _sqlite_pragmas(dbapi_connection, record, busy_timeout_ms=sqlite_inline.INLINE_BUSY_TIMEOUT_MS)
+
+
+def _threaded_pragmas(dbapi_connection, record) -> None:
+    _sqlite_pragmas(dbapi_connection, record, busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS)
+
+
+# IMMEDIATE: take the write lock up front, so two writers queue instead of failing
+# on a read-to-write lock upgrade.
+def _inline_begin(conn) -> None:
+    sqlite_inline.begin_immediate(conn, SQLITE_BUSY_TIMEOUT_MS / 1000)
+
+
+def _threaded_begin(conn) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def create_engine(url: str, *, echo: bool = False, sqlite_threaded: bool = False) -> AsyncEngine:
+    """The app's engine. ``sqlite_threaded`` keeps aiosqlite's worker thread (the
+    benchmark's baseline) instead of running SQLite inline."""
     url = normalize_database_url(url)
     if is_sqlite(url):
         # One pooled connection: opening a SQLite connection (and its pragmas) costs
@@ -73,9 +91,14 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         # waiting in the pool's queue is fair, SQLite's busy handler is not (writers
         # starve into "database is locked"). Every transaction begins afresh
         # (BEGIN IMMEDIATE), so the connection never reads a stale snapshot.
+        # Statements run inline on the event loop (storage/sqlite_inline.py explains why).
+        if not sqlite_threaded:
+            sqlite_inline.register()
+            url = make_url(url).set(drivername=f"sqlite+{sqlite_inline.DRIVER}")
         engine = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        threaded = sqlite_threaded
+        event.listen(engine.sync_engine, "connect", _threaded_pragmas if threaded else _inline_pragmas)
+        event.listen(engine.sync_engine, "begin", _threaded_begin if threaded else _inline_begin)
     else:
         engine = create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
     return engine
