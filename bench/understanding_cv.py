@@ -146,8 +146,8 @@ def _score(reports: Sequence[EvalReport]) -> float:
 
 def _sweep_grid() -> list[Blend]:
     grid = []
-    for st in (0.15, 0.2, 0.25, 0.3, 0.4, 0.5):
-        for veto in (0.0, 0.03, 0.05, 0.08):
+    for st in (0.3, 0.4, 0.5, 0.6, 0.7):
+        for veto in (0.03, 0.08, 0.15, 0.25):
             for margin in (0.2, 0.4, 1.1):
                 for other in (0.6, 0.8):
                     for tw in (0.5, 0.7):

@@ -230,10 +230,20 @@ def _rules_of(text: str) -> Triage:
     return triage(text)
 
 
+def balanced_weights(labels: Iterable[str], power: float = 1.0) -> dict[str, float]:
+    """Inverse-frequency class weights: the knowledge base's questions make guidance
+    most of the training data, and an unweighted model learns to say guidance."""
+    counts: dict[str, int] = {}
+    for label in labels:
+        counts[label] = counts.get(label, 0) + 1
+    total = sum(counts.values())
+    return {c: (total / (len(counts) * n)) ** power for c, n in counts.items()}
+
+
 def train_intent_model(examples: Iterable[Example], classes: Sequence[str]) -> SoftmaxModel:
     data = [(features(normalize(e.text), _rules_of(e.text)), e.intent) for e in examples]
     data = [(f, y) for f, y in data if y in classes]
-    return SoftmaxModel(classes).fit(data)
+    return SoftmaxModel(classes).fit(data, class_weight=balanced_weights(y for _f, y in data))
 
 
 def train_topic_model(examples: Iterable[Example], classes: Sequence[str]) -> NaiveBayesModel:

@@ -124,18 +124,18 @@ class Blend:
     see ``bench/understanding_cv.py``)."""
 
     # Safety when the rules say so, or when P(emergency) + P(disclosure) >= this.
-    # (Swept in bench/understanding_cv.py --sweep: 0.25 keeps false alarms near 3%
-    # held out while lifting safety recall from 0.95 to 0.97.)
-    safety_threshold: float = 0.25
-    # The rules' safety call is overruled only when the classifier is this sure it is not
-    # (held out, this removes most rule false alarms for ~0.5% of recall).
-    veto_below: float = 0.08
-    # A rule disclosure becomes an emergency when P(emergency) exceeds P(disclosure) by this.
-    emergency_margin: float = 0.4
+    # (Swept in bench/understanding_cv.py --sweep with the class-balanced intent model:
+    # 0.4 keeps safety recall near 0.97 held out with few false alarms.)
+    safety_threshold: float = 0.4
+    # The rules' safety call is overruled only when the classifier is this sure it is not.
+    veto_below: float = 0.15
+    # A rule disclosure becomes an emergency when P(emergency) exceeds P(disclosure) by this
+    # (above 1: never; held out, the model's emergency/disclosure split is no better than the rules').
+    emergency_margin: float = 1.1
     # Report / small talk / fallback / guidance from the classifier when at least this sure.
     other_threshold: float = 0.8
     # Weight of the topic classifier against the retrieval topic score.
-    topic_weight: float = 0.6
+    topic_weight: float = 0.7
 
 
 DEFAULT_BLEND = Blend()
