@@ -8,6 +8,7 @@ before the commit leaves nothing half-done.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import traceback
@@ -27,6 +28,8 @@ log = logging.getLogger("bvte.core")
 
 MEDIA_KINDS = {"sticker", "photo", "voice", "file", "unsupported"}
 REPLY_PRIORITY = 3
+# Messages taken into one transaction at most (group commit, see Core.handle).
+MAX_BATCH = 32
 
 
 def main_menu_buttons(ctx: HandlerContext) -> tuple[Button, ...]:
@@ -109,45 +112,91 @@ class Core:
         self.uow_factory = uow_factory
         self.services = services
         self.router = router
+        self._waiting: list[tuple[Inbound, asyncio.Future[bool]]] = []
+        self._batcher: asyncio.Task[None] | None = None
 
     async def handle(self, msg: Inbound) -> bool:
-        """Process one message. False when it was a duplicate delivery."""
-        now = self.services.clock.now()
-        queued = 0
+        """Process one message. False when it was a duplicate delivery.
+
+        Group commit: messages that arrive while others are being handled are
+        taken together, in one transaction (SQLite has one writer; a commit and
+        a transaction's set-up cost more than most messages' own work). Nothing
+        waits for a batch to fill: a message alone is handled at once."""
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((msg, done))
+        if self._batcher is None or self._batcher.done():
+            self._batcher = asyncio.create_task(self._run_batches())
+        return await done
+
+    async def _run_batches(self) -> None:
+        while self._waiting:
+            batch = self._waiting[:MAX_BATCH]
+            del self._waiting[:MAX_BATCH]
+            try:
+                if len(batch) == 1:
+                    results = [await self._handle_one(batch[0][0])]
+                else:
+                    results = await self._handle_batch([msg for msg, _ in batch])
+            except BaseException as exc:  # cancelled at shutdown: callers must not hang
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                raise
+            for (_, done), result in zip(batch, results, strict=True):
+                if not done.done():
+                    done.set_result(result)
+
+    async def _handle_batch(self, msgs: list[Inbound]) -> list[bool]:
         try:
             async with self.uow_factory() as uow:
-                session = uow.session
-                if msg.update_id is not None and not await core_repo.record_update(
-                    session, channel=msg.channel, update_key=msg.update_id, now=now
-                ):
-                    return False
-                user, is_new = await core_repo.get_or_create_user(
-                    session, channel=msg.channel, user_key=msg.user_id, now=now,
-                    locale=self.services.settings.locale,
-                )
-                conv = await core_repo.get_conversation(
-                    session, channel=msg.channel, chat_id=msg.chat_id, user_key=msg.user_id, now=now
-                )
-                msg = await self._resolve_typed_button(session, msg)
-                ctx = HandlerContext(
-                    session=session, services=self.services, user=user, conv=conv, is_new_user=is_new
-                )
-                replies = await dispatch(self.router, msg, ctx)
-                for reply in replies:
-                    await outbox_repo.enqueue(
-                        session, channel=msg.channel, chat_id=msg.chat_id, user_key=msg.user_id,
-                        text=reply.text, buttons=reply.buttons, kind="reply",
-                        priority=REPLY_PRIORITY, now=now,
-                    )
-                queued = len(replies) + ctx.queued
+                outcomes = [await self._process(uow.session, msg) for msg in msgs]
+        except Exception:
+            # Nothing of the batch was committed: handle each alone, so only the
+            # failing message gets the error answer.
+            return [await self._handle_one(msg) for msg in msgs]
+        if any(queued for _, queued in outcomes):
+            await self._notify()
+        return [fresh for fresh, _ in outcomes]
+
+    async def _handle_one(self, msg: Inbound) -> bool:
+        try:
+            async with self.uow_factory() as uow:
+                fresh, queued = await self._process(uow.session, msg)
         except Exception as exc:  # the central error handler: log safely, answer safely
             # Only the type and the stack: exception messages may carry user text or SQL params.
             frames = "".join(traceback.format_tb(exc.__traceback__))
             log.error("handler failed: %s\n%s", type(exc).__name__, frames)
-            queued = await self._answer_error(msg, now)
+            fresh, queued = True, await self._answer_error(msg, self.services.clock.now())
         if queued:
             await self._notify()
-        return True
+        return fresh
+
+    async def _process(self, session, msg: Inbound) -> tuple[bool, int]:
+        """One message inside the caller's transaction: (not a duplicate, messages queued)."""
+        now = self.services.clock.now()
+        if msg.update_id is not None and not await core_repo.record_update(
+            session, channel=msg.channel, update_key=msg.update_id, now=now
+        ):
+            return False, 0
+        user, is_new = await core_repo.get_or_create_user(
+            session, channel=msg.channel, user_key=msg.user_id, now=now,
+            locale=self.services.settings.locale,
+        )
+        conv = await core_repo.get_conversation(
+            session, channel=msg.channel, chat_id=msg.chat_id, user_key=msg.user_id, now=now
+        )
+        msg = await self._resolve_typed_button(session, msg)
+        ctx = HandlerContext(
+            session=session, services=self.services, user=user, conv=conv, is_new_user=is_new
+        )
+        replies = await dispatch(self.router, msg, ctx)
+        for reply in replies:
+            await outbox_repo.enqueue(
+                session, channel=msg.channel, chat_id=msg.chat_id, user_key=msg.user_id,
+                text=reply.text, buttons=reply.buttons, kind="reply",
+                priority=REPLY_PRIORITY, now=now,
+            )
+        return True, len(replies) + ctx.queued
 
     async def _resolve_typed_button(self, session, msg: Inbound) -> Inbound:
         if msg.button is not None or msg.kind != "text" or not msg.text or msg.command:

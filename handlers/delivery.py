@@ -1,6 +1,7 @@
 """The outbox dispatcher: claims due messages with a lease, hands them to the
-channel's sender, and records the outcome right after each send, so a crash loses
-nothing and re-sends at most the one message that was in flight."""
+channel's sender, and records the outcome right after each send (sends finishing
+together are recorded together), so a crash loses nothing and re-sends at most the
+messages that were in flight."""
 
 from __future__ import annotations
 
@@ -73,6 +74,8 @@ class Dispatcher:
         self.batch = batch
         self.max_attempts = max_attempts
         self._lock = asyncio.Lock()
+        self._sent: list[tuple[int, str | None, asyncio.Future[None]]] = []
+        self._recorder: asyncio.Task[None] | None = None
 
     async def run_once(self) -> int:
         """Claim one batch and deliver it; returns how many were claimed."""
@@ -136,12 +139,38 @@ class Dispatcher:
         except Exception as exc:  # an adapter bug or an unmapped transport error: retry later
             log.warning("send failed on %s: %s", out.channel, type(exc).__name__)
             return await self._failed(out, attempts, DeliveryError(type(exc).__name__))
-        async with self.uow_factory() as uow:
-            await outbox_repo.mark_sent(
-                uow.session, out.id, owner=self.owner, now=self.clock.now(),
-                platform_id=result.platform_message_id if result else None,
-            )
+        await self._record_sent(out.id, result.platform_message_id if result else None)
         return None
+
+    async def _record_sent(self, msg_id: int, platform_id: str | None) -> None:
+        """Mark one message sent, committed before its chat's next send starts.
+
+        Group commit: sends that finish while a mark is being written are recorded
+        together by the next one, in one statement and one transaction, so marks
+        keep pace with sends instead of costing a transaction each."""
+        done = asyncio.get_running_loop().create_future()
+        self._sent.append((msg_id, platform_id, done))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._write_sent())
+        await done
+
+    async def _write_sent(self) -> None:
+        while self._sent:
+            batch, self._sent = self._sent, []
+            try:
+                async with self.uow_factory() as uow:
+                    await outbox_repo.mark_sent_many(
+                        uow.session, [(msg_id, pid) for msg_id, pid, _ in batch],
+                        owner=self.owner, now=self.clock.now(),
+                    )
+            except Exception as exc:  # each waiting send sees the failure, as before
+                for _, _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+            else:
+                for _, _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
 
     async def _failed(self, out: Outbound, attempts: int, err: DeliveryError) -> datetime | None:
         now: datetime = self.clock.now()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,24 +16,35 @@ LAST_SEEN_RESOLUTION = timedelta(minutes=5)
 __all__ = ["get_conversation", "get_or_create_user", "get_user", "record_update"]
 
 
+# Built once: every inbound message runs these (see storage/repositories/outbox.py).
+_RECORD_UPDATE = {
+    name: insert_fn(ProcessedUpdate.__table__).on_conflict_do_nothing(
+        index_elements=["channel", "update_key"]
+    )
+    for name, insert_fn in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+_USER = select(User).where(User.channel == bindparam("channel"), User.user_key == bindparam("user_key"))
+_CONVERSATION = select(Conversation).where(
+    Conversation.channel == bindparam("channel"),
+    Conversation.chat_id == bindparam("chat_id"),
+    Conversation.user_key == bindparam("user_key"),
+)
+
+
 async def record_update(session: AsyncSession, *, channel: str, update_key: str, now: datetime) -> bool:
     """Record an update id; False when it was already processed (a redelivery).
 
     One INSERT … ON CONFLICT DO NOTHING: concurrent deliveries of the same update
     cannot both win, and nothing else in the transaction is disturbed."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(ProcessedUpdate).values(
-        channel=channel, update_key=update_key, received_at=now
-    ).on_conflict_do_nothing(index_elements=["channel", "update_key"])
-    result = await session.execute(stmt)
+    result = await session.execute(
+        _RECORD_UPDATE[dialect], {"channel": channel, "update_key": update_key, "received_at": now}
+    )
     return bool(result.rowcount)
 
 
 async def get_user(session: AsyncSession, *, channel: str, user_key: str) -> User | None:
-    return await session.scalar(
-        select(User).where(User.channel == channel, User.user_key == user_key)
-    )
+    return await session.scalar(_USER, {"channel": channel, "user_key": user_key})
 
 
 async def get_or_create_user(
@@ -57,11 +68,7 @@ async def get_conversation(
     session: AsyncSession, *, channel: str, chat_id: str, user_key: str, now: datetime
 ) -> Conversation:
     conv = await session.scalar(
-        select(Conversation).where(
-            Conversation.channel == channel,
-            Conversation.chat_id == chat_id,
-            Conversation.user_key == user_key,
-        )
+        _CONVERSATION, {"channel": channel, "chat_id": chat_id, "user_key": user_key}
     )
     if conv is None:
         conv = Conversation(

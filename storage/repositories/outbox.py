@@ -4,10 +4,11 @@ several workers never take the same row."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,9 +22,33 @@ __all__ = [
     "mark_dead",
     "mark_retry",
     "mark_sent",
+    "mark_sent_many",
     "next_due_at",
     "pending_count",
 ]
+
+
+# The hot path runs these for every message: built once (statement construction
+# and cache-key generation cost more than SQLite itself), executed with parameters.
+_OUTBOX = OutboxMessage.__table__
+_MENUS = ChatMenu.__table__
+_INSERT_OUTBOX = insert(_OUTBOX)
+_DEDUPED = select(_OUTBOX.c.id).where(_OUTBOX.c.dedupe_key == bindparam("dedupe_key"))
+
+
+def _upsert_menu(insert_fn):
+    stmt = insert_fn(_MENUS)
+    return stmt.on_conflict_do_update(
+        index_elements=["channel", "chat_id"],
+        set_={"buttons": stmt.excluded.buttons, "updated_at": stmt.excluded.updated_at},
+    )
+
+
+_UPSERT_MENU = {"postgresql": _upsert_menu(pg_insert), "sqlite": _upsert_menu(sqlite_insert)}
+
+
+def dialect_of(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
 
 
 async def enqueue(
@@ -39,48 +64,31 @@ async def enqueue(
     dedupe_key: str | None = None,
     now: datetime,
     not_before: datetime | None = None,
-) -> OutboxMessage | None:
-    """Add a message; with a dedupe_key already queued, do nothing (returns None)."""
+) -> bool:
+    """Add a message; with a dedupe_key already queued, do nothing (returns False)."""
     if dedupe_key is not None:
-        existing = await session.scalar(
-            select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)
-        )
-        if existing is not None:
-            return None
+        if await session.scalar(_DEDUPED, {"dedupe_key": dedupe_key}) is not None:
+            return False
     pairs = [[b.label, b.data] for b in buttons]  # type: ignore[attr-defined]
-    row = OutboxMessage(
-        channel=channel,
-        chat_id=chat_id,
-        user_key=user_key,
-        text=text,
-        buttons=pairs,
-        kind=kind,
-        priority=priority,
-        dedupe_key=dedupe_key,
-        status="pending",
-        attempts=0,
-        next_attempt_at=not_before or now,
-        created_at=now,
-    )
-    session.add(row)
+    await session.execute(_INSERT_OUTBOX, {
+        "channel": channel, "chat_id": chat_id, "user_key": user_key, "text": text,
+        "buttons": pairs, "kind": kind, "priority": priority, "dedupe_key": dedupe_key,
+        "status": "pending", "attempts": 0, "next_attempt_at": not_before or now,
+        "created_at": now,
+    })
     if pairs:
         await set_menu(session, channel=channel, chat_id=chat_id, buttons=pairs, now=now)
-    await session.flush()
-    return row
+    return True
 
 
 async def set_menu(
     session: AsyncSession, *, channel: str, chat_id: str, buttons: list[list[str]], now: datetime
 ) -> None:
     """Remember the chat's latest buttons (one upsert statement)."""
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(ChatMenu).values(channel=channel, chat_id=chat_id, buttons=buttons, updated_at=now)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["channel", "chat_id"],
-        set_={"buttons": stmt.excluded.buttons, "updated_at": stmt.excluded.updated_at},
+    await session.execute(
+        _UPSERT_MENU[dialect_of(session)],
+        {"channel": channel, "chat_id": chat_id, "buttons": buttons, "updated_at": now},
     )
-    await session.execute(stmt, execution_options={"synchronize_session": False})
     cached = session.identity_map.get(session.identity_key(ChatMenu, (channel, chat_id)))
     if cached is not None:  # keep a loaded copy in step with the row
         session.expire(cached)
@@ -91,14 +99,14 @@ async def get_menu(session: AsyncSession, *, channel: str, chat_id: str) -> list
     return list(menu.buttons) if menu else []
 
 
-def _due_clause(now: datetime):
+def _due_clause(now):
     return or_(
         and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
         and_(OutboxMessage.status == "sending", OutboxMessage.lease_until < now),
     )
 
 
-def _chat_busy(now: datetime):
+def _chat_busy(now):
     """An earlier message to the same chat is in flight (leased) or waiting for a
     retry: a later one must wait, so a chat never sees messages out of order, even
     with several workers."""
@@ -112,6 +120,32 @@ def _chat_busy(now: datetime):
             and_(older.status == "pending", older.next_attempt_at > now),
         ),
     )
+
+
+@functools.cache
+def _claim_statements(dialect: str, limit: int, by_channel: bool):
+    """The claim's statements for one shape, built once (the dispatcher runs them
+    after every commit that queued messages). Parameters: now, until, owner,
+    channels and, on PostgreSQL, the ids taken."""
+    now = bindparam("now")
+    query = select(OutboxMessage.id).where(_due_clause(now), ~_chat_busy(now))
+    if by_channel:
+        query = query.where(OutboxMessage.channel.in_(bindparam("channels", expanding=True)))
+    query = query.order_by(OutboxMessage.priority, OutboxMessage.id).limit(limit)
+    if dialect == "postgresql":
+        pick = query.with_for_update(skip_locked=True)
+        target = OutboxMessage.id.in_(bindparam("ids", expanding=True))
+    else:
+        pick = None
+        target = and_(OutboxMessage.id.in_(query.scalar_subquery()), _due_clause(now))
+    take = (
+        update(OutboxMessage)
+        .where(target)
+        .values(status="sending", lease_owner=bindparam("owner"), lease_until=bindparam("until"),
+                attempts=OutboxMessage.attempts + 1)
+        .returning(OutboxMessage)
+    )
+    return pick, take
 
 
 async def claim_due(
@@ -128,27 +162,18 @@ async def claim_due(
     PostgreSQL: SELECT … FOR UPDATE SKIP LOCKED, so workers never wait on or take
     each other's rows. SQLite: one conditional UPDATE, atomic under the database's
     write lock. Both return what they took with UPDATE … RETURNING."""
-    until = now + lease
-    query = select(OutboxMessage.id).where(_due_clause(now), ~_chat_busy(now))
+    pick, take = _claim_statements(dialect_of(session), limit, channels is not None)
+    params: dict = {"now": now, "until": now + lease, "owner": owner}
     if channels is not None:
-        query = query.where(OutboxMessage.channel.in_(list(channels)))
-    query = query.order_by(OutboxMessage.priority, OutboxMessage.id).limit(limit)
-    values = {
-        "status": "sending",
-        "lease_owner": owner,
-        "lease_until": until,
-        "attempts": OutboxMessage.attempts + 1,
-    }
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        ids = list((await session.scalars(query.with_for_update(skip_locked=True))).all())
+        params["channels"] = list(channels)
+    if pick is not None:
+        ids = list((await session.scalars(pick, params)).all())
         if not ids:
             return []
-        target = OutboxMessage.id.in_(ids)
-    else:
-        target = and_(OutboxMessage.id.in_(query.scalar_subquery()), _due_clause(now))
+        params["ids"] = ids
     # UPDATE … RETURNING: exactly the rows this statement took, nothing older.
     rows = await session.scalars(
-        update(OutboxMessage).where(target).values(**values).returning(OutboxMessage),
+        take, params,
         execution_options={"populate_existing": True, "synchronize_session": False},
     )
     return sorted(rows.all(), key=lambda r: (r.priority, r.id))
@@ -164,13 +189,34 @@ async def _owned(session: AsyncSession, msg_id: int, owner: str, values: dict) -
     return bool(result.rowcount)
 
 
+_MARK_SENT = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("b_id"), _OUTBOX.c.lease_owner == bindparam("b_owner"),
+           _OUTBOX.c.status == "sending")
+    .values(status="sent", sent_at=bindparam("b_now"), lease_until=None,
+            platform_message_id=bindparam("b_platform_id"))
+)
+
+
 async def mark_sent(
     session: AsyncSession, msg_id: int, *, owner: str, now: datetime, platform_id: str | None
 ) -> bool:
-    return await _owned(
-        session, msg_id, owner,
-        {"status": "sent", "sent_at": now, "lease_until": None, "platform_message_id": platform_id},
+    """Record one send; False when the lease was no longer ours."""
+    result = await session.execute(
+        _MARK_SENT, {"b_id": msg_id, "b_owner": owner, "b_now": now, "b_platform_id": platform_id}
     )
+    return bool(result.rowcount)
+
+
+async def mark_sent_many(
+    session: AsyncSession, sent: Sequence[tuple[int, str | None]], *, owner: str, now: datetime
+) -> None:
+    """Record several sends in one statement (the dispatcher's group commit)."""
+    if sent:
+        await session.execute(_MARK_SENT, [
+            {"b_id": msg_id, "b_owner": owner, "b_now": now, "b_platform_id": platform_id}
+            for msg_id, platform_id in sent
+        ])
 
 
 async def mark_retry(

@@ -76,7 +76,7 @@ async def test_outbox_dedupe_key(factory):
                                           dedupe_key="k1", now=T0)
         again = await outbox_repo.enqueue(uow.session, channel="t", chat_id="1", text="a",
                                           dedupe_key="k1", now=T0)
-    assert first is not None and again is None
+    assert first and not again
 
 
 async def test_claims_are_leased_and_taken_over_after_expiry(factory):
