@@ -236,7 +236,7 @@ _KNOWLEDGE_Q = _rx(
     r"lam sao (?:de|biet|nhan biet|phat hien|phong|tranh|day|noi|giup|cho|ngan)",
     r"lam the nao de|lam the nao biet|the nao (?:la|thi duoc)|(?<!biet )co phai la|la gi|nghia la",
     r"dau hieu|nhan biet|bieu hien|nhan ra|phat hien som|tai sao|vi sao|tai vi sao|ly do",
-    r"(?:111|113|115) hay (?:111|113|115)|goi so nao|goi ai|bao ai|bao o dau",
+    r"(?:111|113|115) hay (?:111|113|115)|goi so nao|goi ai(?! (?:bay gio|gio|day|bh)\b)|bao ai|bao o dau",
     r"cach(?! (?:\w+ )?(?:chet|tu tu|tu sat))|ngan (?:chan|ngua)|kieu gi|kieu nao|thu doan|chieu tro|xu ly sao|sao cho|khoi phai|thay vi|"
     r"may (?:lan|phut|giay|tuoi|tieng|gio)(?! (?:nay|qua|truoc|roi|lien))|(?:\w+ )thi (?:em|con|toi|minh|ban )?(?:nen|phai) lam (?:gi|sao)$|"
     r"dau hieu (?:\w+ ){0,3}(?:la gi|gi|nao)",
@@ -342,6 +342,51 @@ _PAST = _rx(
 )
 _FEAR_NOW = _rx(r"(?:em|con|toi|chau|minh) (?:dang |rat |that )?(?:so|hoang) (?:lam|qua|chet|kinh)")
 
+# --- now or a pattern? -------------------------------------------------------------------
+# The same harm is an emergency when it is happening or has just happened ("đang đánh",
+# "vừa bị", a child bleeding or hiding now) and a disclosure when it is a pattern or an
+# older story ("hay", "mấy tháng nay", "từ tết", "kể là"). These frames are grammar, not
+# topics, so they carry over to messages no rule has seen.
+_HABITUAL = _rx(
+    r"hay (?!la\b|khong\b|chua\b|qua\b|lam\b|nhi\b|ho\b|ghe\b|thi\b)",
+    r"thuong xuyen|thuong hay|ngay nao cung|dem nao cung|moi ngay|moi dem|moi lan|moi khi|nhieu lan|"
+    r"(?:may|vai|mot|hai|ba|bon|nam|\d+) (?:nam|thang|tuan) (?:nay|roi|qua|lien)|"
+    r"tu (?:tet|nam|thang|hoi|nho|lau|dau nam)|tu lau|da lau|lau roi|lau nay|(?:ke|bao|noi) (?:la|rang)|ke voi",
+)
+# Before today: an injury told with one of these is an older story.
+_BEFORE_TODAY = _rx(
+    r"hom qua|hom kia|hom truoc|hom (?:chu nhat|thu \w+)|(?:dau|cuoi)? ?tuan (?:truoc|roi)|thang (?:truoc|roi)|"
+    r"nam (?:ngoai|truoc|roi)|hoi (?:truoc|nho)|luc nho|ngay xua",
+)
+_TONIGHT = _rx(r"toi nay|dem nay|lat nua|sang mai|ngay mai|bay gio|ngay luc nay|ngay bay gio")
+_PREGNANT = re.compile(r"(?:co|mang) (?:thai|bau)")
+# A bare kin noun first is the writer's own relative ("bố say rượu cầm dao…").
+_KIN_FIRST = re.compile(r"^(?:bo|me|ba|cha|ma|bo duong|cha duong|duong|me ke|chu|cau|anh|ong) (?!me\b|oi\b)")
+# Words after "vừa"/"đang" that tell of news received or a post, not of harm going on.
+_NOT_NOW_AFTER = frozenset(
+    "ke tam su noi nhan nghe phat hien biet doc thay hoc lam xong len ky nhap anh clip video bai tai".split()
+)
+_NOW_MARK = re.compile(r"\b(?:vua|dang|van dang|van con|con dang) (?:moi )?(?:bi )?(\w+)")
+_INJURED_NOW = _rx(
+    r"chay mau|mau (?:chay|nhieu|me)|gay (?:tay|chan|xuong|co)|khong (?:dung|ngoi|dung day|ngoi day|di|cu dong) "
+    r"(?:\w+ )?(?:duoc|noi)|(?:xiu|ngat|bat tinh|li bi|lu du|lim|tim tai|co giat|khong tho|tho yeu)",
+    r"tron (?:trong|o|duoi|ngoai|vao|ra|sau|tren)|khong dam (?:ra|ve|mo cua|len tieng)|"
+    r"(?:van|con|dang) (?:dang )?(?:o|ngoi|dung|cho|doi|rinh) (?:\w+ )?(?:day|ngoai|trong|truoc|cong|cua)|"
+    r"le len|nhanh len|mau len|goi ai|dang dien ra",
+)
+
+
+def _happening_now(norm: str, harm_at: list[int]) -> bool:
+    """"vừa"/"đang" right before a harm, or a child hurt or hiding at this moment."""
+    if _has(_INJURED_NOW, norm) and not _has(_BEFORE_TODAY, norm):
+        return True
+    for mark in _NOW_MARK.finditer(norm):
+        if mark.group(1) in _NOT_NOW_AFTER:
+            continue
+        if any(0 <= at - mark.start() <= 30 for at in harm_at):
+            return True
+    return False
+
 # --- report requests --------------------------------------------------------------------
 _REPORT_VERB = (
     r"(?:to giac|to cao|bao tin|tin bao|trinh bao|bao cao|phan anh|khai bao|bao (?:cong an|canh sat|chinh quyen|"
@@ -430,9 +475,15 @@ def triage(text: str) -> Triage:
     knowledge_q = flag("knowledge-question", _has(_KNOWLEDGE_Q, norm))
     flag("now", _has(_URGENT_NOW, norm) or _has(_HELP_NOW, norm))
     harm_match = _HARM.search(norm) or _HARM_PASSIVE.search(norm) or _HARM_WORD.search(norm)
-    conditional = flag("conditional", _conditional(norm, harm_match.start() if harm_match else None))
+    harm_at = [
+        m.start() for rx in (_HARM, _HARM_PASSIVE, _HARM_WORD, _DANGER) for m in rx.finditer(norm)
+        if not _PREGNANT.match(m.group(0))
+    ]
+    conditional = flag("conditional", _conditional(norm, min(harm_at, default=None)))
     concrete = flag("concrete-person", _has(_CONCRETE, norm))
-    voice = flag("victim-voice", _has(_VICTIM_VOICE, norm) and not conditional)
+    # "bị đánh", "bị ép lấy chồng": the subject is dropped, so the writer is the victim.
+    bare_passive = len(norm.split()) <= 5 and norm.startswith("bi ") and _has(_HARM_PASSIVE, norm)
+    voice = flag("victim-voice", (_has(_VICTIM_VOICE, norm) or bare_passive) and not conditional)
     timed = flag("time-aspect", _has(_TIME, norm))
     narrative = flag("narrative", _has(_NARRATIVE, norm))
     agent_act = flag("agent-act", not (knowledge_q or conditional) and _agent_act(norm, harm_match))
@@ -460,13 +511,23 @@ def triage(text: str) -> Triage:
     now = _has(_NOW, norm)
     urgent += 1.0 * flag("fear-now", _has(_FEAR_NOW, norm) and _has(_URGENT_NOW, norm))
     if flag("danger-event", _has(_DANGER, norm)):
-        urgent += 0.6 + (0.3 if now else 0.0) + (0.3 if concrete or voice else 0.0)
+        person = concrete or voice or _has(_KIN_FIRST, norm)
+        urgent += 0.6 + (0.3 if now else 0.0) + (0.3 if person else 0.0)
+    # A child unconscious, not breathing, bleeding or hiding at this moment.
+    injured = flag("injured-now", _has(_INJURED_NOW, norm) and not _has(_BEFORE_TODAY, norm))
+    habitual = flag("habitual", _has(_HABITUAL, norm))
+    urgent += 0.9 * (injured and not habitual)
     if flag("suspicion", suspect and not suicidal):
         urgent -= 0.5
     if flag("past", _has(_PAST, norm)) and not _has(_URGENT_NOW, norm):
         urgent -= 0.5
     em_score = urgent - 0.9 * generic
+    happening = flag("happening-now", _happening_now(norm, harm_at))
+    pressing = happening or suicidal or _has(_TONIGHT, norm) or "help-now" in reasons or "harm-soon" in reasons
     if em_score >= 0.85:
+        if habitual and not pressing and generic == 0:
+            # A pattern of harm or an older story with danger words: a disclosure.
+            return Triage("disclosure", min(1.0, em_score / 2), (*reasons, "pattern-not-now"))
         return Triage("emergency", min(1.0, em_score / 2), tuple(reasons))
 
     # Disclosure: harm x anchor, cancelled by a knowledge/conditional frame.
@@ -484,6 +545,8 @@ def triage(text: str) -> Triage:
         harm = 0.6  # a weaker danger signal still tells of a child at risk
     dis_score = harm * anchor - 0.8 * generic
     if harm and dis_score >= 0.45:
+        if happening and not habitual and not _has(_BEFORE_TODAY, norm):
+            return Triage("emergency", min(1.0, dis_score), (*reasons, "harm-happening"))
         return Triage("disclosure", min(1.0, dis_score), tuple(reasons))
 
     wants_report = _has(_REPORT_WANT, norm) or _has(_REPORT_BARE, norm)
