@@ -117,3 +117,48 @@ def test_resolve_label_rules():
     assert resolve_label(menu, "3") == "menu:sos"
     assert resolve_label(menu, "4") is None
     assert resolve_label(menu, "2", numbered=False) is None
+
+
+def _msg(user: str, text: str) -> Inbound:
+    return Inbound(channel="sim", chat_id=user, user_id=user, text=text, update_id=uuid.uuid4().hex)
+
+
+async def test_messages_arriving_together_share_a_transaction(sim, monkeypatch):
+    import asyncio
+
+    from handlers.core import Core
+
+    batches: list[int] = []
+    original = Core._handle_batch
+
+    async def spy(self, msgs):
+        batches.append(len(msgs))
+        return await original(self, msgs)
+
+    monkeypatch.setattr(Core, "_handle_batch", spy)
+    users = [f"g{i}" for i in range(6)]
+    results = await asyncio.gather(*(sim.app.core.handle(_msg(u, "/sos")) for u in users))
+    assert results == [True] * 6
+    assert batches and max(batches) > 1  # at least one transaction held several messages
+    await sim.app.dispatcher.drain()
+    assert sorted(o.chat_id for o in sim.simulator.recorder.take()) == sorted(users)
+
+
+async def test_a_failing_message_does_not_sink_its_batch(sim, monkeypatch):
+    import asyncio
+
+    async def boom(msg, ctx):
+        raise RuntimeError("one bad handler")
+
+    monkeypatch.setitem(sim.app.router.commands, "/help", boom)
+    msgs = [_msg("h1", "/sos"), _msg("h2", "/help"), _msg("h3", "/sos")]
+    results = await asyncio.gather(*(sim.app.core.handle(m) for m in msgs))
+    assert results == [True, True, True]
+    await sim.app.dispatcher.drain()
+    sent = {o.chat_id: o.text for o in sim.simulator.recorder.take()}
+    assert set(sent) == {"h1", "h2", "h3"}
+    assert "113" in sent["h1"] and "113" in sent["h3"]  # the others were answered normally
+    assert "111" in sent["h2"] and sent["h2"] != sent["h1"]  # the safe error answer
+    # A redelivery of any of them is recognised: each was recorded exactly once.
+    again = await asyncio.gather(*(sim.app.core.handle(m) for m in msgs))
+    assert again == [False, False, False]
