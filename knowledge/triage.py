@@ -358,6 +358,12 @@ _BEFORE_TODAY = _rx(
     r"hom qua|hom kia|hom truoc|hom (?:chu nhat|thu \w+)|(?:dau|cuoi)? ?tuan (?:truoc|roi)|thang (?:truoc|roi)|"
     r"nam (?:ngoai|truoc|roi)|hoi (?:truoc|nho)|luc nho|ngay xua",
 )
+# "[situation] thì [question]": Vietnamese often drops "nếu", so this is a hypothetical
+# ("bị ghép ảnh đăng lên mạng thì xử lý thế nào") unless a time anchors a real event.
+_THEN_QUESTION = re.compile(
+    r"\bthi\b(?: \w+){0,7} (?:gi|sao|nao|khong|ai|dau|chua|nhi|vay|a|ha|duoc|khong vay|gi vay)$"
+)
+_EVENT_TIME = _rx(r"da|vua|dang(?! (?:len|anh|bai|clip|video|tai|ky|nhap|hinh))|hom qua|hom kia|hom nay|toi qua|dem qua|sang nay|chieu nay|luc nay|ban nay")
 _TONIGHT = _rx(r"toi nay|dem nay|lat nua|sang mai|ngay mai|bay gio|ngay luc nay|ngay bay gio")
 _PREGNANT = re.compile(r"(?:co|mang) (?:thai|bau)")
 # A bare kin noun first is the writer's own relative ("bố say rượu cầm dao…").
@@ -491,7 +497,9 @@ def triage(text: str) -> Triage:
 
     suspect = _has(_SUSPECT, norm)
     leading_q = flag("leading-question", _has(_LEADING_Q, norm))
-    generic = 1.0 * knowledge_q + 1.0 * conditional + 0.4 * generic_child + 1.0 * leading_q
+    then_q = flag("then-question", _has(_THEN_QUESTION, norm) and not (
+        _has(_EVENT_TIME, norm) or _has(_BEFORE_TODAY, norm)))
+    generic = 1.0 * knowledge_q + 1.0 * conditional + 0.4 * generic_child + 1.0 * leading_q + 1.0 * then_q
     anchor = 0.7 * concrete + 0.6 * voice + 0.5 * timed + 0.4 * narrative + 0.7 * agent_act
 
     # Emergency: urgent signals, cancelled by a knowledge/conditional frame.
