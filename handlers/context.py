@@ -87,6 +87,8 @@ class HandlerContext:
 
     def set_state(self, state: str | None, **data: Any) -> None:
         """Enter `state`, replacing the state data (None clears both)."""
+        if state is None and self.conv.state is None and not self.conv.data:
+            return  # already clear: spare the write
         self.conv.state = state
         self.conv.data = dict(data) if state else {}
         self.conv.updated_at = self.now

@@ -233,7 +233,18 @@ async def due_timers(session: AsyncSession, *, now: datetime, limit: int = 100) 
 
 async def claim_timer(session: AsyncSession, *, timer_id: int, now: datetime) -> CaseTimer | None:
     """Mark a due timer fired; None when another worker (or a cancel) got there first.
-    The conditional UPDATE is what makes every escalation happen exactly once."""
+    The conditional UPDATE is what makes every escalation happen exactly once. On
+    PostgreSQL the row is first taken with FOR UPDATE SKIP LOCKED, so a worker
+    passes over a timer another worker is firing instead of waiting for its commit."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        free = await session.scalar(
+            select(CaseTimer.id)
+            .where(CaseTimer.id == timer_id, CaseTimer.fired_at.is_(None),
+                   CaseTimer.cancelled_at.is_(None))
+            .with_for_update(skip_locked=True)
+        )
+        if free is None:
+            return None
     result = await session.execute(
         update(CaseTimer)
         .where(CaseTimer.id == timer_id, CaseTimer.fired_at.is_(None),

@@ -94,9 +94,14 @@ async def set_menu(
         session.expire(cached)
 
 
+_MENU = select(_MENUS.c.buttons).where(
+    _MENUS.c.channel == bindparam("channel"), _MENUS.c.chat_id == bindparam("chat_id")
+)
+
+
 async def get_menu(session: AsyncSession, *, channel: str, chat_id: str) -> list[list[str]]:
-    menu = await session.get(ChatMenu, (channel, chat_id))
-    return list(menu.buttons) if menu else []
+    buttons = await session.scalar(_MENU, {"channel": channel, "chat_id": chat_id})
+    return list(buttons) if buttons else []
 
 
 def _due_clause(now):

@@ -191,3 +191,28 @@ def test_config_from_env() -> None:
     assert cfg.claim_normal == timedelta(hours=1) and cfg.plan_working_days == 7
     assert cfg.claim_urgent == timedelta(minutes=15) and cfg.emergency == timedelta(hours=12)
     assert cfg.chain == ("claimer", "supervisors", "province")
+
+
+async def test_two_workers_firing_the_same_timers_escalate_once(db_url: str) -> None:
+    import asyncio
+
+    first = await build_sim(db_url)
+    await _people(first)
+    await first.report("rep", urgent=True)
+    await first.report("rep2", urgent=True)
+    second = await build_sim(db_url, communes=False)
+    try:
+        due = first.clock.now() + timedelta(minutes=16)
+        first.clock.set(due)
+        second.clock.set(due)
+        timers = [next(j for j in app.jobs.jobs if j.name == "hotline-timers")
+                  for app in (first.app, second.app)]
+        fired = await asyncio.gather(*(job.run_due(due) for job in timers))
+        assert sum(fired) == 2  # two cases' claim timers, each fired by one worker
+        await first.app.dispatcher.drain()
+        await second.app.dispatcher.drain()
+        out = first.sim._drain_output() + second.sim._drain_output()
+        assert len(_alerts(out, "sup")) == 2
+    finally:
+        await second.app.close()
+        await first.app.close()
