@@ -149,10 +149,10 @@ def _sweep_grid() -> list[Blend]:
     for st in (0.25, 0.3, 0.35, 0.4, 0.5):
         for veto in (0.08, 0.15, 0.25):
             for margin in (0.4, 1.1):
-                for other in (0.6, 0.8):
+                for weak in (0.4, 0.5, 0.6, 0.8):
                     for qm in (0.0, 0.1, 0.2):
                         grid.append(Blend(safety_threshold=st, veto_below=veto, emergency_margin=margin,
-                                          other_threshold=other, question_margin=qm))
+                                          weak_other_threshold=weak, question_margin=qm))
     return grid
 
 

@@ -396,16 +396,19 @@ def _happening_now(norm: str, harm_at: list[int]) -> bool:
 # --- report requests --------------------------------------------------------------------
 _REPORT_VERB = (
     r"(?:to giac|to cao|bao tin|tin bao|trinh bao|bao cao|phan anh|khai bao|bao (?:cong an|canh sat|chinh quyen|"
-    r"xa|phuong|ubnd|uy ban|vu viec|vu|mot vu|1 vu|cho (?:cong an|xa|chinh quyen|ai|ban))|gui (?:don|tin bao|thong tin)|thong bao (?:vu|ve)|"
+    r"xa|phuong|ubnd|uy ban|vu viec|vu|mot vu|1 vu|(?:mot |1 )?chuyen|viec|cho (?:cong an|xa|chinh quyen|ai|ban))|gui (?:don|tin bao|thong tin)|thong bao (?:vu|ve)|"
     r"don to giac|ghi nhan|cung cap (?:\w+ )?thong tin|bao (?:\w+ )?cho can bo)"
 )
 _REPORT_WANT = re.compile(
     rf"\b(?:muon|can|xin|cho (?:toi|em|minh|chau|con)|de nghi|dinh|phai|giup (?:toi|em|minh)|mo|tao|lam|"
     rf"bat dau|gui) {_W}{{0,2}}{_REPORT_VERB}\b"
 )
+# "…ở đây / trên này / qua đây": the writer means this chat, so it is a request to report.
+_HERE = _rx(r"o day|tren nay|qua day|tai day|voi ban|cho ban|voi bot|cho bot")
+_REPORT_ANY = re.compile(rf"\b{_REPORT_VERB}\b")
 _REPORT_BARE = re.compile(rf"^{_W}{{0,2}}{_REPORT_VERB}(?: \w+){{0,6}}$")
 _REPORT_QUESTION = _rx(
-    r"o dau|the nao|nhu the nao|ra sao|cach|so nao|so may|goi so|co bi lo|lo danh tinh|an danh|giau ten|"
+    r"o dau|the nao|nhu the nao|ra sao|cach|so nao|so may|goi so|co bi lo|lo danh tinh|"
     r"co can|co phai|bao lau|sau khi|ai se|thu tuc|quy trinh|nghia vu|trach nhiem|muon biet|muon hoi|"
     r"tim hieu|lam sao|lam the nao|bai dang|facebook|len mang|tai khoan|qua zalo|qua (?:tin nhan|email|dien thoai)",
 )
@@ -558,7 +561,8 @@ def triage(text: str) -> Triage:
         return Triage("disclosure", min(1.0, dis_score), tuple(reasons))
 
     wants_report = _has(_REPORT_WANT, norm) or _has(_REPORT_BARE, norm)
-    if wants_report and not knowledge_q and not _has(_REPORT_QUESTION, norm):
+    here = _has(_HERE, norm) and _has(_REPORT_ANY, norm)
+    if here or (wants_report and not knowledge_q and not _has(_REPORT_QUESTION, norm)):
         return Triage("report", 0.9, (*reasons, "report-request"))
 
     if _smalltalk(norm):

@@ -142,6 +142,9 @@ class Blend:
     emergency_margin: float = 1.1
     # Report / small talk / fallback / guidance from the classifier when at least this sure.
     other_threshold: float = 0.8
+    # The same when the rules only guessed guidance from a weak retrieval score (the model
+    # then tells out-of-scope questions and small talk apart better than retrieval does).
+    weak_other_threshold: float = 0.5
     # Weight of the topic classifier against the retrieval topic score.
     topic_weight: float = 0.7
     # The model alone needs this much more P(safety) for a question the rules took as
@@ -318,7 +321,9 @@ class Understander:
         intent = rules.intent if rules.intent not in _SAFETY else "guidance"
         others = {k: v for k, v in p.items() if k not in _SAFETY}
         best = max(others, key=others.__getitem__)
-        if best != intent and others[best] >= blend.other_threshold:
+        weak = rules.intent == "guidance" and not rules.confident
+        threshold = blend.weak_other_threshold if weak else blend.other_threshold
+        if best != intent and others[best] >= threshold:
             intent, reasons = best, (*reasons, f"model-{best}")
         if intent != "guidance":
             return Understanding(
