@@ -156,55 +156,40 @@ class _DatabaseCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         s = self.snapshot
-        up = GaugeMetricFamily("bvte_db_up", "1 when the database answered this scrape.")
-        up.add_metric([], 1.0 if s.db_up else 0.0)
-        yield up
+        yield _family(GaugeMetricFamily, "bvte_db_up", "1 when the database answered this scrape.",
+                      1.0 if s.db_up else 0.0)
         if not s.db_up:
             return
-        updates = CounterMetricFamily(
-            "bvte_updates_in", "Updates received and processed, by channel.", labels=["channel"]
-        )
-        for channel, n in sorted(s.updates_in.items()):
-            updates.add_metric([channel], n)
-        yield updates
-        out = CounterMetricFamily(
-            "bvte_messages_out", "Messages delivered to the platforms, by channel.",
-            labels=["channel"],
-        )
-        for channel, n in sorted(s.messages_out.items()):
-            out.add_metric([channel], n)
-        yield out
-        dead = CounterMetricFamily(
-            "bvte_messages_dropped", "Messages given up (blocked, rejected, too many attempts).",
-            labels=["channel"],
-        )
-        for channel, n in sorted(s.messages_dead.items()):
-            dead.add_metric([channel], n)
-        yield dead
-        reports = CounterMetricFamily("bvte_reports_created", "Hotline reports (cases) created.")
-        reports.add_metric([], s.reports)
-        yield reports
-        breaches = CounterMetricFamily(
-            "bvte_time_limit_breaches", "Case time limits that passed unmet, by limit.",
-            labels=["limit"],
-        )
-        for limit, n in sorted(s.breaches.items()):
-            breaches.add_metric([limit], n)
-        yield breaches
-        esc = CounterMetricFamily("bvte_escalations", "Time-limit reminders fired (every level).")
-        esc.add_metric([], s.escalations)
-        yield esc
-        depth = GaugeMetricFamily(
-            "bvte_outbox_depth", "Messages waiting in the outbox, by status.", labels=["status"]
-        )
-        for status in ("pending", "sending"):
-            depth.add_metric([status], s.outbox_depth.get(status, 0))
-        yield depth
-        lag = GaugeMetricFamily(
-            "bvte_outbox_lag_seconds", "How long the oldest due message has been waiting."
-        )
-        lag.add_metric([], s.outbox_lag_s)
-        yield lag
+        yield _family(CounterMetricFamily, "bvte_updates_in",
+                      "Updates received and processed, by channel.", s.updates_in, "channel")
+        yield _family(CounterMetricFamily, "bvte_messages_out",
+                      "Messages delivered to the platforms, by channel.", s.messages_out, "channel")
+        yield _family(CounterMetricFamily, "bvte_messages_dropped",
+                      "Messages given up (blocked, rejected, too many attempts).",
+                      s.messages_dead, "channel")
+        yield _family(CounterMetricFamily, "bvte_reports_created",
+                      "Hotline reports (cases) created.", s.reports)
+        yield _family(CounterMetricFamily, "bvte_time_limit_breaches",
+                      "Case time limits that passed unmet, by limit.", s.breaches, "limit")
+        yield _family(CounterMetricFamily, "bvte_escalations",
+                      "Time-limit reminders fired (every level).", s.escalations)
+        depth = {status: s.outbox_depth.get(status, 0) for status in ("pending", "sending")}
+        yield _family(GaugeMetricFamily, "bvte_outbox_depth",
+                      "Messages waiting in the outbox, by status.", depth, "status")
+        yield _family(GaugeMetricFamily, "bvte_outbox_lag_seconds",
+                      "How long the oldest due message has been waiting.", s.outbox_lag_s)
+
+
+def _family(kind, name: str, doc: str, value, label: str | None = None) -> Metric:
+    """One metric family: a single value, or one sample per label value (sorted)."""
+    if label is None:
+        family = kind(name, doc)
+        family.add_metric([], value)
+        return family
+    family = kind(name, doc, labels=[label])
+    for key, n in sorted(value.items()):
+        family.add_metric([key], n)
+    return family
 
 
 class Metrics:
