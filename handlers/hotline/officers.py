@@ -229,17 +229,27 @@ async def _view(msg: Inbound, ctx: HandlerContext, actor: svc.Actor, code: str) 
     return [Reply(t("officer.sent_privately"))] if msg.is_group else []
 
 
-@router.command("ghichu")
-async def cmd_note(msg: Inbound, ctx: HandlerContext) -> list[Reply]:
+async def _code_and_text(
+    msg: Inbound, ctx: HandlerContext, usage: str
+) -> tuple[svc.Actor, str, str] | list[Reply]:
+    """The officer, case code and text of `/command CODE text`, or the reply refusing it."""
     actor = await _actor(msg, ctx)
     if actor is None:
         return [] if msg.is_group else [Reply(t("officer.not_registered"))]
     code, _, text = (msg.command[1] if msg.command else "").partition(" ")
     if not code or not text.strip():
-        return [Reply(t("officer.note_usage"))]
+        return [Reply(t(usage))]
+    return actor, code, text.strip()
+
+
+@router.command("ghichu")
+async def cmd_note(msg: Inbound, ctx: HandlerContext) -> list[Reply]:
+    parsed = await _code_and_text(msg, ctx, "officer.note_usage")
+    if isinstance(parsed, list):
+        return parsed
+    actor, code, text = parsed
     try:
-        case = await svc.add_note(ctx.session, actor, code, text.strip(), cipher=ctx.cipher,
-                                  now=ctx.now)
+        case = await svc.add_note(ctx.session, actor, code, text, cipher=ctx.cipher, now=ctx.now)
     except svc.CaseError as err:
         return _refused(err)
     return [Reply(t("officer.note_saved", code=case.code))]
@@ -247,14 +257,12 @@ async def cmd_note(msg: Inbound, ctx: HandlerContext) -> list[Reply]:
 
 @router.command("nhan")
 async def cmd_message(msg: Inbound, ctx: HandlerContext) -> list[Reply]:
-    actor = await _actor(msg, ctx)
-    if actor is None:
-        return [] if msg.is_group else [Reply(t("officer.not_registered"))]
-    code, _, text = (msg.command[1] if msg.command else "").partition(" ")
-    if not code or not text.strip():
-        return [Reply(t("officer.message_usage"))]
+    parsed = await _code_and_text(msg, ctx, "officer.message_usage")
+    if isinstance(parsed, list):
+        return parsed
+    actor, code, text = parsed
     try:
-        case = await svc.record_message_to_reporter(ctx.session, actor, code, text.strip(),
+        case = await svc.record_message_to_reporter(ctx.session, actor, code, text,
                                                     cipher=ctx.cipher, now=ctx.now)
     except svc.CaseError as err:
         return _refused(err)
