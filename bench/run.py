@@ -46,7 +46,6 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -117,23 +116,10 @@ def pg_base_url() -> str | None:
     return None
 
 
-@contextlib.asynccontextmanager
-async def temp_pg(base: str) -> AsyncIterator[str]:
-    from sqlalchemy import text
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.ext.asyncio import create_async_engine
+def temp_pg(base: str):
+    from tests.support.databases import temp_postgres
 
-    admin_url = make_url(base).set(drivername="postgresql+asyncpg")
-    name = f"bvte_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+    return temp_postgres(base, prefix="bvte_bench")
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -564,7 +550,7 @@ async def run_all(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--users", type=int, default=150, help="core: users (5 messages each)")
+    parser.add_argument("--users", type=int, default=400, help="core: users (5 messages each)")
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--factor", type=float, default=6.0, help="campaign clock compression")
     parser.add_argument("--reporters", type=int, default=500)

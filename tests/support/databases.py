@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-__all__ = ["PG_ENV", "pg_available_url", "temp_database"]
+__all__ = ["PG_ENV", "pg_available_url", "temp_database", "temp_postgres"]
 
 PG_ENV = "BVTE_TEST_DATABASE_URL"
 
@@ -30,8 +30,15 @@ async def temp_database(kind: str, tmp_path: Path) -> AsyncIterator[str]:
         return
     base = pg_available_url()
     assert base is not None
+    async with temp_postgres(base) as url:
+        yield url
+
+
+@asynccontextmanager
+async def temp_postgres(base: str, prefix: str = "bvte_t") -> AsyncIterator[str]:
+    """A fresh PostgreSQL database on the server of `base`, dropped afterwards."""
     admin_url = make_url(base).set(drivername="postgresql+asyncpg")
-    name = f"bvte_t_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
     async with admin.connect() as conn:
         await conn.execute(text(f'CREATE DATABASE "{name}"'))
