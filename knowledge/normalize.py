@@ -58,6 +58,7 @@ _FOLDED: dict[str, str] = {
     "dc": "duoc", "dk": "duoc", "dx": "duoc",
     "j": "gi", "ji": "gi", "gj": "gi",
     "ntn": "nhu the nao", "ntnao": "nhu the nao", "lsao": "lam sao", "lm": "lam",
+    "ciu": "cuu", "cuuu": "cuu",
     "bh": "bay gio", "bjo": "bay gio", "bgio": "bay gio", "bjh": "bay gio",
     # pronouns and people
     "mk": "minh", "mik": "minh", "mjk": "minh", "mh": "minh", "e": "em", "tui": "toi",

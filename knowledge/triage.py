@@ -103,7 +103,7 @@ _HARM_VERB = (
 )
 # Single harm words: count only with a strong concrete anchor.
 _HARM_WORD = _rx(
-    _DANH + r"|lam chuyen|chuoc ruou|ep uong|ngu chung|ngu cung giuong|bi mat cua|cho kin|vung kin|lo anh|"
+    _DANH + r"|lam chuyen|chuoc ruou|ep uong|cho (?:\w+ ){0,2}uong (?:ruou|bia)|ngu chung|ngu cung giuong|bi mat cua|cho kin|vung kin|lo anh|"
     r"khen xinh|hoi dia chi|xin dia chi|xin so dien thoai|gui qua|tang qua|chuyen tien|nap game|cho tien|"
     r"quat mang|mang nhiec|dap pha|dap do|nem do|say xin|"
     r"dang anh|day (?:\w+ )?xuong|dap cua|pha cua|duoi danh|lam nhuc|dap|tat|chui|nhot|doa|ep|bat nat|xam hai|bao luc|so|quan he|gui hinh|gui anh|vet bam|"
@@ -292,7 +292,7 @@ _NOW = _rx(
     r"tu nay|nay gio|vua|roi$|\d+ tieng (?:roi|nay|qua)",
 )
 _ABDUCT = _rx(
-    r"bat coc|tien chuoc|bat (?:\w+ ){0,2}di(?! (?:hoc|lam|ban|ngu|an|choi|tam|xin|chan|phu|cat|hai|gat|nhat|don|giu|rua|ganh|cho|mua|ngu|lay|quet|nau))|"
+    r"bat coc|tien chuoc|bat (?:\w+ ){0,2}di(?! (?:hoc|lam|ban|ngu|an|choi|tam|xin|chan|phu|cat|hai|gat|nhat|don|giu|rua|ganh|cho|mua|ngu|lay|quet|nau|giau|nhau|ve))|"
     r"(?:keo|loi|bong|om|dat|vac) (?:\w+ ){0,3}di\b(?! (?:hoc|choi|tam|an|ngu|kham|tiem))|cho (?:\w+ ){0,2}di dau|"
     r"(?:keo|loi|dua|bat|vac) (?:\w+ ){0,3}vao (?:nha hoang|bui|rung|hem|xe|kho)|lay (?:\w+ )?(?:dien thoai|dt) cua (?:em|con|toi|minh|chau)|"
     r"(?:be|bat|keo|loi|dua|cho|du|ep) (?:\w+ ){0,3}(?:len xe|len o to|len oto|chay mat|di mat|vao bui|vao nha nghi)",
@@ -300,14 +300,14 @@ _ABDUCT = _rx(
 )
 _DANGER = _rx(
     r"mat tich|khong thay (?:\w+ ){0,2}(?:dau|tam hoi|ve)|chua (?:\w+ )?(?:ve|thay)|khong ve nha|"
-    r"khong lien lac duoc|mat lien lac|lac mat|di lac|tre lac|bi lac|tim khong thay|khong tim thay|"
+    r"khong lien lac duoc|mat lien lac|lac mat|di lac|tre lac|bi lac|lac (?:me|bo|ba|nguoi nha|gia dinh)|tim khong thay|khong tim thay|"
     r"chay tron|tron (?:ra|thoat) (?:duoc|khoi)|dang tron|dang (?:di )?tim (?:em|con|toi|chau)",
     r"(?:di theo|bam theo|rinh|theo doi|cho|doi) (?:\w+ ){0,2}(?:em|con|toi|chau|be|minh) (?:ve|o|ngoai|truoc)",
     r"xich (?:chan|tay|lai|co)|troi (?:chan|tay|lai)|"
     r"nhot (?:\w+ ){0,3}(?:trong|lai|o|vao)|bi nhot|khoa (?:\w+ ){0,2}(?:trong|lai)|bi xich|bi troi|bi giam",
     # water, body
     r"duoi nuoc|chet duoi|bi duoi|(?:roi|nga|te) (?:\w+ )?(?:xuong|xuong duoi) (?:ao|ho|song|gieng|suoi|be|muong|kenh|bien|nuoc)|"
-    r"(?:roi|nga|te) (?:xuong )?(?:ao|ho|song|gieng|suoi|be nuoc|muong|kenh)|chim (?:xuong|duoi|nghim)|"
+    r"(?:roi|nga|te) (?:xuong )?(?:ao|ho|song|gieng|suoi|be nuoc|muong|kenh)|chim (?:xuong|duoi|nghim|o|trong|giua)|khong (?:thay )?noi len|"
     r"nuoc cuon|bi cuon|troi (?:tren|theo|ra|xuong|giua) (?:\w+ )?(?:suoi|song|nuoc|bien|ho|lu)|"
     r"vot (?:\w+ )?len|keo (?:\w+ )?len",
     r"khong tho|ngung tho|tat tho|bat tinh|khong tinh|ngat xiu|li bi|tim ngung|tim khong dap|tim tai|"
@@ -375,7 +375,7 @@ _NOT_NOW_AFTER = frozenset(
 _NOW_MARK = re.compile(r"\b(?:vua|dang|van dang|van con|con dang) (?:moi )?(?:bi )?(\w+)")
 _INJURED_NOW = _rx(
     r"chay mau|mau (?:chay|nhieu|me)|gay (?:tay|chan|xuong|co)|khong (?:dung|ngoi|dung day|ngoi day|di|cu dong) "
-    r"(?:\w+ )?(?:duoc|noi)|(?:xiu|ngat|bat tinh|li bi|lu du|lim|tim tai|co giat|khong tho|tho yeu)",
+    r"(?:\w+ )?(?:duoc|noi)|(?:xiu|ngat(?! veo)|bat tinh|li bi|lu du|lim|tim tai|co giat|khong tho|tho yeu)",
     r"tron (?:trong|o|duoi|ngoai|vao|ra|sau|tren)|khong dam (?:ra|ve|mo cua|len tieng)|"
     r"(?:van|con|dang) (?:dang )?(?:o|ngoi|dung|cho|doi|rinh) (?:\w+ )?(?:day|ngoai|trong|truoc|cong|cua)|"
     r"le len|nhanh len|mau len|goi ai|dang dien ra",
@@ -534,7 +534,8 @@ def triage(text: str) -> Triage:
         urgent -= 0.5
     em_score = urgent - 0.9 * generic
     happening = flag("happening-now", _happening_now(norm, harm_at))
-    pressing = happening or suicidal or _has(_TONIGHT, norm) or "help-now" in reasons or "harm-soon" in reasons
+    pressing = (happening and not habitual) or suicidal or _has(_TONIGHT, norm) or bool(
+        {"help-now", "harm-soon"} & set(reasons))
     if em_score >= 0.85:
         if habitual and not pressing and generic == 0:
             # A pattern of harm or an older story with danger words: a disclosure.

@@ -118,6 +118,17 @@ def _tells_an_event(reasons: tuple[str, ...], norm: str = "", raw: str = "") -> 
     return statement and bool(found & (_EVENT | _HARM))
 
 
+def _which_alarm(p: dict[str, float], reasons: tuple[str, ...]) -> str:
+    """Emergency or disclosure for an alarm the model raised: the rules' reading of time
+    (a pattern vs. happening now) first, the model's split otherwise."""
+    found = set(reasons)
+    if "habitual" in found and not found & {"help-now", "suicidal-words"}:
+        return "disclosure"
+    if found & {"happening-now", "injured-now", "help-now", "suicidal-words"}:
+        return "emergency"
+    return "emergency" if p.get("emergency", 0.0) >= p.get("disclosure", 0.0) else "disclosure"
+
+
 def _asks(sig: Signals) -> bool:
     """The message is phrased as a question (a mark, a final particle or a question frame)."""
     return (
@@ -313,7 +324,7 @@ class Understander:
                 intent, reasons = "emergency", (*reasons, "model-emergency")
             return replace(rules, intent=intent, reasons=reasons, topic=None, entry_id=None)
         if p_safe >= blend.safety_threshold + (blend.question_margin if _asks(sig) else 0.0):
-            intent = "emergency" if p.get("emergency", 0.0) >= p.get("disclosure", 0.0) else "disclosure"
+            intent = _which_alarm(p, reasons)
             return Understanding(
                 intent=intent, score=round(p_safe, 4), confident=False, hits=sig.rules.hits,
                 normalized=sig.norm, reasons=(*reasons, f"model-{intent}"),
