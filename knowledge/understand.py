@@ -129,12 +129,16 @@ def _which_alarm(p: dict[str, float], reasons: tuple[str, ...]) -> str:
     return "emergency" if p.get("emergency", 0.0) >= p.get("disclosure", 0.0) else "disclosure"
 
 
+_FRAMES = frozenset({"knowledge-question", "then-question", "news", "everyday-words", "animal"})
+
+
 def _asks(sig: Signals) -> bool:
-    """The message is phrased as a question (a mark, a final particle or a question frame)."""
+    """The message is phrased as a question (a mark, a final particle or a question frame),
+    retells the news, or uses scary words in an everyday sense."""
     return (
         "?" in sig.text
         or _QUESTION_END.search(sig.norm) is not None
-        or bool({"knowledge-question", "then-question"} & set(sig.rules.reasons))
+        or bool(_FRAMES & set(sig.rules.reasons))
     )
 
 

@@ -101,13 +101,16 @@ def test_rules_alone_still_work(kb) -> None:
     assert understander.understand("chào bạn").intent == "smalltalk"
 
 
-# Held-out floors (leave-one-set-out, measured 2026-01 with the default blend, minus a
-# margin of 0.03; ceilings for false alarms plus 0.03). Measured: dev 0.979/0.950/1.000/0.013,
-# check 0.917/0.800/0.976/0.076, extra 0.843/0.891/0.916/0.011. These are the honest figures.
+# Held-out floors (leave-one-set-out over the five sets with the default blend, minus a
+# margin of ~0.03 for knowledge-base edits; ceilings for false alarms plus ~0.03). Measured
+# 2026-11: dev 0.991/0.980/1.000/0.009, check 0.958/0.890/0.976/0.025,
+# extra 0.958/0.932/0.978/0.004, h1 0.859/0.786/0.983/0.077, h2 0.864/0.889/0.975/0.058.
 FLOORS = {
-    "dev": {"intent_accuracy": 0.95, "topic_top1": 0.92, "safety_recall": 0.97, "false_alarm_rate": 0.05},
-    "check": {"intent_accuracy": 0.88, "topic_top1": 0.77, "safety_recall": 0.94, "false_alarm_rate": 0.11},
-    "extra": {"intent_accuracy": 0.81, "topic_top1": 0.86, "safety_recall": 0.88, "false_alarm_rate": 0.045},
+    "dev": {"intent_accuracy": 0.95, "topic_top1": 0.93, "safety_recall": 0.97, "false_alarm_rate": 0.05},
+    "check": {"intent_accuracy": 0.92, "topic_top1": 0.85, "safety_recall": 0.94, "false_alarm_rate": 0.07},
+    "extra": {"intent_accuracy": 0.92, "topic_top1": 0.89, "safety_recall": 0.94, "false_alarm_rate": 0.04},
+    "h1": {"intent_accuracy": 0.82, "topic_top1": 0.74, "safety_recall": 0.94, "false_alarm_rate": 0.11},
+    "h2": {"intent_accuracy": 0.83, "topic_top1": 0.85, "safety_recall": 0.94, "false_alarm_rate": 0.09},
 }
 
 
