@@ -160,12 +160,12 @@ _HARM = _rx(
     r"lam dung|xam pham|hai (?:em|con|chau|be|no)|co bau|mang bau|ham hiep",
     r"tran lot|xin deu|chan duong|giat do|bat nop|bieu danh|beu xau|ghep anh|hack|"
     r"chuyen tien|nap the|viec nhe luong cao|moi gioi|bat vo|keo vo|lang thang|an xin|"
-    r"khong (?:ai )?(?:cham|lo|nuoi|cho an)|khong (?:duoc )?(?:cho )?di hoc|khong tra luong|"
+    r"khong (?:ai|co ai) (?:cham|lo|nuoi|cho an)|khong (?:cham soc|nuoi|cho an)|khong (?:duoc )?(?:cho )?di hoc|khong tra luong|"
     r"(?:con|chau|be|em|no|minh|toi) phai (?:\w+ ){0,2}(?:di lam|nghi hoc|bo hoc|ban hang|ban ve|phu|lam thue|lam viec|lam cong)|"
     r"phu (?:quan|ban|ho)|quan nhau|karaoke|lam (?:den|toi|tu sang den) (?:khuya|nua dem|dem|toi)|nua dem|"
     r"lam cong|cong truong|mo (?:vang|da|than)|bai vang|khuan vac|chan trau|hai che|"
     r"(?:anh|chu|nguoi|ban|thang|ong) (?:\w+ ){0,2}(?:tren|qua) (?:mang|facebook|zalo|game|tiktok|fb)|"
-    r"video call|goi video|hen (?:\w+ )?(?:gap|ra|di)|"
+    r"video call|goi video|(?:bat|mo) (?:cam|camera|webcam)|hen (?:\w+ )?(?:gap|ra|di)|"
     r"phu ho|ban ve so|lam osin|giup viec|bung be|lam tu sang|lam (?:den|toi) (?:khuya|dem)",
     # regional and wider vocabulary: violence, burns, sexual euphemisms, voyeurism, labour
     r"bat tai|tat tai|vut|quat (?:\w+ ){0,2}(?:roi|that lung|day)|da (?:vao|vo|bung|nguoi|ngang|lien tuc)|"
@@ -250,7 +250,7 @@ _KNOWLEDGE_Q = _rx(
     r"anh huong (?:gi|the nao|ra sao|nhu the nao|den|toi)|tac hai|hau qua|co bi coi la|dung hay sai",
     # "làm răng biết" (Central), "nàm sao" (typo); "có tính là … không", "cho em hỏi"
     r"(?:lam|nam) (?:sao|rang) (?:de |ma )?(?:biet|nhan biet|phat hien|nhan ra)|"
-    r"co (?:bi |duoc )?(?:tinh|coi|xem) la|co bi cam|cho (?:\w+ )?hoi|xin hoi|cho nao|noi nao|rui ro",
+    r"co (?:bi |duoc )?(?:tinh|coi|xem) la|co bi cam|cho (?:\w+ )?hoi|xin hoi|cho nao|noi nao|rui ro|vi pham|pham luat|trai luat|hop phap",
 )
 _LEADING_Q = re.compile(
     r"^(?:\w+ ){0,2}(?:dau hieu|lam sao (?:de|biet|nhan biet|phat hien)|lam the nao de|cach (?:nhan biet|phat hien|phong|day|giup)|"
@@ -274,6 +274,7 @@ _SUICIDE = _rx(
     r"treo co|day thung|uong (?:\w+ ){0,3}(?:thuoc ngu|thuoc chuot|thuoc sau|thuoc tru sau|vi thuoc|het thuoc)|"
     r"rach tay|cat tay|cua tay|tu lam dau|tu hai|khong thiet song|khong con muon|muon ra di|"
     r"khong con ly do|nhan tin tam biet|loi tam biet|de lai thu|"
+    r"(?:moi thu|tat ca|cuoc doi|cuoc song) (?:\w+ ){0,2}ket thuc|ket thuc (?:o day|tai day)|"
     r"khong (?:muon |can )?(?:day|thuc day|tinh day) nua|ngu (?:mai mai|luon khong)|khong con thiet",
     r"(?:muon|se|dinh|chi muon) (?:\w+ ){0,2}bien mat|vinh biet|khong muon (?:\w+ ){0,2}(?:ton tai|o tren doi)|"
     r"chan (?:\w+ ){0,2}(?:cuoc doi|doi|the gioi) (?:nay|lam|qua)|muon (?:\w+ ){0,2}(?:di theo|ra di|giai thoat|ngu mai)|"
@@ -307,10 +308,10 @@ _DANGER = _rx(
     r"chay tron|tron (?:ra|thoat) (?:duoc|khoi)|dang tron|dang (?:di )?tim (?:em|con|toi|chau)",
     r"(?:di theo|bam theo|rinh|theo doi|cho|doi) (?:\w+ ){0,2}(?:em|con|toi|chau|be|minh) (?:ve|o|ngoai|truoc)",
     r"xich (?:chan|tay|lai|co)|troi (?:chan|tay|lai)|"
-    r"nhot (?:\w+ ){0,3}(?:trong|lai|o|vao)|bi nhot|khoa (?:\w+ ){0,2}(?:trong|lai)|bi xich|bi troi|bi giam",
+    r"(?<!tu )nhot (?:\w+ ){0,3}(?:trong|lai|o|vao)|bi nhot|khoa (?:\w+ ){0,2}(?:trong|lai)|bi xich|bi troi|bi giam",
     # water, body
-    r"duoi nuoc|chet duoi|bi duoi|(?:roi|nga|te) (?:\w+ )?(?:xuong|xuong duoi) (?:ao|ho|song|gieng|suoi|be|muong|kenh|bien|nuoc)|"
-    r"(?:roi|nga|te) (?:xuong )?(?:ao|ho|song|gieng|suoi|be nuoc|muong|kenh)|chim (?:xuong|duoi|nghim|o|trong|giua)|khong (?:thay )?noi len|"
+    r"duoi nuoc|chet duoi|bi duoi|(?:roi|rot|nga|te) (?:\w+ )?(?:xuong|xuong duoi) (?:ao|ho|song|gieng|suoi|be|muong|kenh|bien|nuoc)|"
+    r"(?:roi|rot|nga|te) (?:xuong )?(?:ao|ho|song|gieng|suoi|be nuoc|muong|kenh)|(?<!nguoi dang )chim (?:xuong|duoi|nghim|o|trong|giua)|khong (?:thay )?noi len|"
     r"nuoc cuon|bi cuon|troi (?:tren|theo|ra|xuong|giua) (?:\w+ )?(?:suoi|song|nuoc|bien|ho|lu)|"
     r"vot (?:\w+ )?len|keo (?:\w+ )?len",
     r"khong tho|ngung tho|tat tho|bat tinh|khong tinh|ngat xiu|li bi|tim ngung|tim khong dap|tim tai|"
@@ -365,6 +366,7 @@ _BEFORE_TODAY = _rx(
 # ("bị ghép ảnh đăng lên mạng thì xử lý thế nào") unless a time anchors a real event.
 _THEN_QUESTION = re.compile(
     r"\bthi\b(?: \w+){0,7} (?:gi|sao|nao|khong|ai|dau|chua|nhi|vay|a|ha|duoc|co|biet)$"
+    r"|\bthi\b(?: \w+){0,4} (?:bao lau|bao nhieu|the nao|nhu the nao|lam sao|ra sao|o dau|lam gi)\b"
 )
 # Words that close a message without changing what it asks: particles and forms of
 # address ("…được không chị", "…làm sao ạ bạn ơi").
@@ -412,6 +414,11 @@ def _animal_only(norm: str) -> bool:
     return not _has(_PERSON_CHILD, _ANIMAL.sub(" ", norm))
 
 
+_CHILD_FIRST = re.compile(r"^(?:be|tre|chau|con|thang be|con be|em be|thang nho|con nho|dua nho) ")
+_LETHAL = _rx(
+    r"(?:uong|nuot|an|nhay|cat) (?:\w+ ){0,5}(?:thi|se|co|moi) (?:\w+ )?chet(?! (?:may|di duoc))|"
+    r"cach (?:\w+ ){0,2}(?:chet|tu tu) (?:\w+ )?(?:nhanh|khong dau|nhe nhang|de nhat)",
+)
 _TONIGHT = _rx(r"toi nay|dem nay|lat nua|sang mai|ngay mai|bay gio|ngay luc nay|ngay bay gio")
 _PREGNANT = re.compile(r"(?:co|mang) (?:thai|bau)")
 # A bare kin noun first is the writer's own relative ("bố say rượu cầm dao…").
@@ -503,7 +510,8 @@ def _conditional(text: str, harm_start: int | None = None) -> bool:
         window = text[match.end():].split()[:5]
         if "bi" in window:
             return True
-    return bool(words) and words[-1] == "khong" and "co" in words[:-1] and "bi" not in words
+    # A short yes/no question ("có sao không"); a long story that ends so is still a story.
+    return 0 < len(words) <= 25 and words[-1] == "khong" and "co" in words[:-1] and "bi" not in words
 
 
 def _smalltalk(norm: str) -> bool:
@@ -538,7 +546,7 @@ def triage(text: str) -> Triage:
     flag("now", _has(_URGENT_NOW, norm) or _has(_HELP_NOW, norm))
     harm_match = _HARM.search(norm) or _HARM_PASSIVE.search(norm) or _HARM_WORD.search(norm)
     harm_at = [
-        m.start() for rx in (_HARM, _HARM_PASSIVE, _HARM_WORD, _DANGER) for m in rx.finditer(norm)
+        m.start() for rx in (_HARM, _HARM_PASSIVE, _HARM_WORD, _DANGER, _SUICIDE) for m in rx.finditer(norm)
         if not _PREGNANT.match(m.group(0))
     ]
     conditional = flag("conditional", _conditional(norm, min(harm_at, default=None)))
@@ -565,6 +573,11 @@ def triage(text: str) -> Triage:
     urgent = 0.0
     suicidal = flag("suicidal-words", _has(_SUICIDE, norm))
     urgent += 1.2 * suicidal
+    # "uống bao nhiêu viên thì chết": asking for a lethal means is never a knowledge question.
+    lethal = flag("lethal-means", _has(_LETHAL, norm))
+    # "!!!" or a message in capitals: the writer is in a hurry.
+    urgent += 0.3 * flag("exclaim", not generic_child and ("!!" in text or (sum(
+        c.isupper() for c in text) > 0.6 * sum(c.isalpha() for c in text) and len(norm.split()) >= 3)))
     urgent += 1.0 * flag("help-now", _has(_HELP_NOW, norm))
     help_please = flag("help-please", _has(_HELP_WEAK, norm))
     urgent += 0.6 * help_please
@@ -578,7 +591,7 @@ def triage(text: str) -> Triage:
     now = _has(_NOW, norm)
     urgent += 1.0 * flag("fear-now", _has(_FEAR_NOW, norm) and _has(_URGENT_NOW, norm))
     if flag("danger-event", _has(_DANGER, norm)):
-        person = concrete or voice or _has(_KIN_FIRST, norm)
+        person = concrete or voice or _has(_KIN_FIRST, norm) or _has(_CHILD_FIRST, norm)
         urgent += 0.6 + (0.3 if now else 0.0) + (0.3 if person else 0.0)
     # A child unconscious, not breathing, bleeding or hiding at this moment.
     injured = flag("injured-now", _has(_INJURED_NOW, norm) and not _has(_BEFORE_TODAY, norm))
@@ -588,7 +601,7 @@ def triage(text: str) -> Triage:
         urgent -= 0.5
     if flag("past", _has(_PAST, norm)) and not _has(_URGENT_NOW, norm):
         urgent -= 0.5
-    em_score = urgent - 0.9 * generic
+    em_score = urgent - 0.9 * generic + (2.0 if lethal else 0.0)
     happening = flag("happening-now", _happening_now(norm, harm_at))
     pressing = (happening and not habitual) or suicidal or _has(_TONIGHT, norm) or bool(
         {"help-now", "harm-soon"} & set(reasons))

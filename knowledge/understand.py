@@ -130,6 +130,8 @@ def _which_alarm(p: dict[str, float], reasons: tuple[str, ...]) -> str:
 
 
 _FRAMES = frozenset({"knowledge-question", "then-question", "news", "everyday-words", "animal"})
+# Frames in which scary words are not about a child in danger.
+_EVERYDAY = frozenset({"everyday-words", "animal", "news"})
 
 
 def _asks(sig: Signals) -> bool:
@@ -165,6 +167,8 @@ class Blend:
     # The model alone needs this much more P(safety) for a question the rules took as
     # guidance ("…, cần để ý gì?"): held out, most of its alarms on questions were false.
     question_margin: float = 0.2
+    # ... and this much when the rules saw game talk, hyperbole, an animal or the news.
+    everyday_threshold: float = 0.7
 
 
 DEFAULT_BLEND = Blend()
@@ -231,7 +235,7 @@ class Understander:
         floor = self.min_score if in_domain(norm) else max(self.min_score, OUT_OF_DOMAIN_SCORE)
         if not hits or hits[0].score < floor:
             found = set(safety.reasons)
-            if found & _HARM and found & _EVENT and not found & _GENERIC:
+            if found & _HARM and found & _EVENT and not found & (_GENERIC | _EVERYDAY):
                 # Nothing in the knowledge base looks like it, but triage saw harm to
                 # a concrete child: never answer that with the generic menu.
                 return Understanding(
@@ -247,7 +251,8 @@ class Understander:
             )
         topic, _topic_score = KnowledgeIndex.topic_scores(hits)[0]
         best = next(h for h in hits if h.topic == topic)
-        if topic in URGENT_TOPICS and _tells_an_event(safety.reasons) and _urgent(topic, safety.reasons):
+        everyday = bool(_EVERYDAY & set(safety.reasons))
+        if not everyday and topic in URGENT_TOPICS and _tells_an_event(safety.reasons) and _urgent(topic, safety.reasons):
             # A concrete child, now, in a drowning / missing-child / self-harm situation.
             return Understanding(
                 intent="emergency",
@@ -257,7 +262,7 @@ class Understander:
                 normalized=norm,
                 reasons=(*safety.reasons, f"event-about-{topic}"),
             )
-        if topic in HARM_TOPICS and _tells_an_event(safety.reasons, norm, text):
+        if not everyday and topic in HARM_TOPICS and _tells_an_event(safety.reasons, norm, text):
             # Triage found a concrete event but no harm word it knows; the knowledge
             # base says the message is about abuse: believe it is a disclosure.
             return Understanding(
@@ -327,7 +332,10 @@ class Understander:
             ):
                 intent, reasons = "emergency", (*reasons, "model-emergency")
             return replace(rules, intent=intent, reasons=reasons, topic=None, entry_id=None)
-        if p_safe >= blend.safety_threshold + (blend.question_margin if _asks(sig) else 0.0):
+        threshold = blend.safety_threshold + (blend.question_margin if _asks(sig) else 0.0)
+        if _EVERYDAY & set(reasons):
+            threshold = max(threshold, blend.everyday_threshold)
+        if p_safe >= threshold:
             intent = _which_alarm(p, reasons)
             return Understanding(
                 intent=intent, score=round(p_safe, 4), confident=False, hits=sig.rules.hits,
