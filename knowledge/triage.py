@@ -451,15 +451,16 @@ def _happening_now(norm: str, harm_at: list[int]) -> bool:
 # --- report requests --------------------------------------------------------------------
 _REPORT_VERB = (
     r"(?:to giac|to cao|bao tin|tin bao|trinh bao|bao cao|phan anh|khai bao|bao (?:cong an|canh sat|chinh quyen|"
-    r"xa|phuong|ubnd|uy ban|vu viec|vu|mot vu|1 vu|(?:mot |1 )?chuyen|viec|cho (?:cong an|xa|chinh quyen|ai|ban))|gui (?:don|tin bao|thong tin)|thong bao (?:vu|ve)|"
+    r"xa|phuong|ubnd|uy ban|vu viec|vu|mot vu|1 vu|(?:mot |1 )?(?:chuyen|truong hop|ca)|viec|"
+    r"cho (?:cong an|xa|chinh quyen|ai|ban))|gui (?:don|tin bao|thong tin)|thong bao (?:vu|ve)|report|"
     r"don to giac|ghi nhan|cung cap (?:\w+ )?thong tin|bao (?:\w+ )?cho can bo)"
 )
 _REPORT_WANT = re.compile(
-    rf"\b(?:muon|can|xin|cho (?:toi|em|minh|chau|con)|de nghi|dinh|phai|giup (?:toi|em|minh)|mo|tao|lam|"
+    rf"\b(?:muon|can|xin|cho (?:toi|em|minh|chau|con)|de nghi|dinh|phai|giup (?:toi|em|minh)|mo|tao|lam|lap|"
     rf"bat dau|gui) {_W}{{0,2}}{_REPORT_VERB}\b"
 )
 # "…ở đây / trên này / qua đây": the writer means this chat, so it is a request to report.
-_HERE = _rx(r"o day|tren nay|qua day|tai day|voi ban|cho ban|voi bot|cho bot")
+_HERE = _rx(r"o day|tren nay|qua day|tai day|voi ban|cho ban|voi bot|cho bot|bam (?:\w+ )?(?:vao )?dau|nut nao")
 _REPORT_ANY = re.compile(rf"\b{_REPORT_VERB}\b")
 _REPORT_BARE = re.compile(rf"^{_W}{{0,2}}{_REPORT_VERB}(?: \w+){{0,6}}$")
 _REPORT_QUESTION = _rx(
@@ -477,11 +478,13 @@ _SMALLTALK = _rx(
     r"co ai (?:o do|khong)|nguoi that|nguoi hay may|la may|la bot|robot|khoe khong|"
     r"rat vui|tuyet voi|hay qua|tot qua|hieu roi|biet roi|ro roi|duoc roi|oi|"
     r"chuc (?:\w+ ){0,3}(?:vui ve|vui|suc khoe|ngu ngon|may man|tot lanh)|ngay moi|vui ve|(?:co phai )?nguoi that (?:khong|ha|a)?",
+    r"ukm|um|hm|uk|he lo|hi hi|huu ich|gioi (?:qua|ghe|that|lam)|chet cuoi|hu hon|"
+    r"ai (?:lam|tao|viet) ra|co ai (?:\w+ )?(?:o day|day) khong|mai (?:hoi|noi) (?:tiep|sau)|hoi (?:tiep|sau)",
 )
 _FILLER = frozenset(
     "ban bot ad admin oi a nhe nha em anh chi co chu bac moi nguoi minh toi nhieu lam rat ha vay the "
     "khong day ne voi la gi thi ak uk dung qua that thiet sang trua chieu toi ca may hay hieu roi "
-    "cau nhe nhe nhi ay do".split()
+    "cau nhe nhe nhi ay do nhen nghe ne ha nghen can bo chau con ba ong thong tin cai nay".split()
 )
 
 

@@ -344,7 +344,10 @@ class Understander:
         intent = rules.intent if rules.intent not in _SAFETY else "guidance"
         others = {k: v for k, v in p.items() if k not in _SAFETY}
         best = max(others, key=others.__getitem__)
-        weak = rules.intent == "guidance" and not rules.confident
+        # A weak retrieval guess yields to the model; the rules' fallback only to small talk
+        # or a report (held out, the model over-reads guidance into out-of-scope text).
+        weak = (rules.intent == "guidance" and not rules.confident) or (
+            rules.intent == "fallback" and best in ("smalltalk", "report"))
         threshold = blend.weak_other_threshold if weak else blend.other_threshold
         if best != intent and others[best] >= threshold:
             intent, reasons = best, (*reasons, f"model-{best}")
