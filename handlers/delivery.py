@@ -74,6 +74,8 @@ class Dispatcher:
         self.batch = batch
         self.max_attempts = max_attempts
         self._lock = asyncio.Lock()
+        # kind -> when a message of that kind may go out, given now (quiet hours).
+        self.holds: dict[str, Callable[[datetime], datetime]] = {}
         self._sent: list[tuple[int, str | None, asyncio.Future[None]]] = []
         self._recorder: asyncio.Task[None] | None = None
 
@@ -108,8 +110,21 @@ class Dispatcher:
                     break
         return total
 
+    def hold(self, kind: str, allowed_from: Callable[[datetime], datetime]) -> None:
+        """Send messages of `kind` only when `allowed_from(now)` is not later than now:
+        a plan reminder retried at night waits for the morning instead of waking
+        an officer."""
+        self.holds[kind] = allowed_from
+
     async def _deliver_chat(self, items: list[tuple[Outbound, int]]) -> None:
         for index, (out, attempts) in enumerate(items):
+            allowed_from = self.holds.get(out.kind)
+            if allowed_from is not None:
+                now = self.clock.now()
+                later = allowed_from(now)
+                if later > now:  # this one and the chat's later ones wait, in order
+                    await self._defer([o.id for o, _ in items[index:]], later)
+                    return
             retry_at = await self._deliver(out, attempts)
             if retry_at is not None:
                 # Keep the chat's order: what follows waits for the failed one.

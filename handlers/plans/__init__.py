@@ -15,8 +15,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from handlers.plans.commands import router
-from handlers.plans.engine import PlanReminderJob
-from handlers.plans.reminders import ReminderConfig
+from handlers.plans.engine import PLAN_KIND, PlanReminderJob
+from handlers.plans.reminders import ReminderConfig, next_allowed
 
 __all__ = ["PlanReminderJob", "ReminderConfig", "config_from", "router", "setup"]
 
@@ -33,5 +33,8 @@ def config_from(settings: Any) -> ReminderConfig:
 def setup(app: Any) -> list[PlanReminderJob]:
     config = app.services.extras.get("plans_config") or config_from(app.settings)
     app.services.extras["plans_config"] = config
-    job = PlanReminderJob(app.uow, app.services.clock, ZoneInfo(app.settings.timezone), config)
+    tz = ZoneInfo(app.settings.timezone)
+    job = PlanReminderJob(app.uow, app.services.clock, tz, config)
+    # A reminder the outbox retries (the platform was down) still keeps quiet hours.
+    app.dispatcher.hold(PLAN_KIND, lambda now: next_allowed(now, tz, config))
     return [job]

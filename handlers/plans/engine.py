@@ -39,11 +39,12 @@ from storage.repositories import outbox as outbox_repo
 from storage.repositories import plans as repo
 from storage.uow import UnitOfWork
 
-__all__ = ["PlanReminderJob"]
+__all__ = ["PLAN_KIND", "PlanReminderJob"]
 
 log = logging.getLogger("bvte.plans")
 
 REMINDER_PRIORITY = 6
+PLAN_KIND = "plan"  # the outbox kind of reminders and digests (held in quiet hours)
 DIGEST_PRIORITY = 7
 
 
@@ -239,6 +240,6 @@ class PlanReminderJob:
     ) -> None:
         await outbox_repo.enqueue(
             session, channel=officer.channel, chat_id=officer.chat_id, user_key=officer.user_key,
-            text=text, buttons=buttons, kind="plan", priority=priority, dedupe_key=dedupe_key,
+            text=text, buttons=buttons, kind=PLAN_KIND, priority=priority, dedupe_key=dedupe_key,
             now=now,
         )

@@ -197,3 +197,30 @@ async def test_two_workers_at_the_same_instant_send_once(db_url: str, tmp_path: 
         assert await other.next_due() > at
     finally:
         await h.app.close()
+
+
+async def test_a_reminder_retried_into_the_night_waits_for_the_morning(db_url: str) -> None:
+    from storage.repositories import outbox as outbox_repo
+
+    night = datetime(2026, 5, 19, 22, 30, tzinfo=TZ)
+    h = await make_sim(db_url, start=night.astimezone(UTC))
+    try:
+        now = h.clock.now()
+        async with h.app.uow() as uow:  # e.g. queued at 20:00, the platform down since
+            await outbox_repo.enqueue(uow.session, channel="sim", chat_id="cop", text="nhắc việc",
+                                      kind="plan", now=now)
+            await outbox_repo.enqueue(uow.session, channel="sim", chat_id="cop", text="sau đó",
+                                      kind="reply", now=now)
+            await outbox_repo.enqueue(uow.session, channel="sim", chat_id="u2", text="trả lời",
+                                      kind="reply", now=now)
+        await h.app.dispatcher.drain()
+        sent = h.simulator.recorder.take()
+        # Other chats are served; the reminder and what follows it in its chat wait, in order.
+        assert [(o.chat_id, o.text) for o in sent] == [("u2", "trả lời")]
+        assert await h.app.dispatcher.next_due() == datetime(2026, 5, 20, 8, 0, tzinfo=TZ)
+        out = await h.send({"advance": "PT10H"})  # 08:30: both go, in order
+        assert [(o["chat"], o["text"]) for o in out] == [("cop", "nhắc việc"), ("cop", "sau đó")]
+        async with h.app.uow() as uow:
+            assert await outbox_repo.pending_count(uow.session) == 0
+    finally:
+        await h.app.close()
