@@ -233,6 +233,9 @@ class Understander:
             )
         hits = self.index.search(norm, k=self.k, normalized=True)
         floor = self.min_score if in_domain(norm) else max(self.min_score, OUT_OF_DOMAIN_SCORE)
+        if _EVERYDAY & set(safety.reasons) - {"news"}:
+            # Game talk, hyperbole or an animal: only a close match is a question for us.
+            floor = max(floor, self.confident_score)
         if not hits or hits[0].score < floor:
             found = set(safety.reasons)
             if found & _HARM and found & _EVENT and not found & (_GENERIC | _EVERYDAY):
