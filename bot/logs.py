@@ -43,6 +43,18 @@ class SecretScrubber(logging.Filter):
 _scrubber = SecretScrubber([])
 
 
+class _HandledRateLimits(logging.Filter):
+    """PTB's AIORateLimiter (max_retries=0: the outbox retries, honouring
+    retry_after) logs every 429 as an error with a traceback before re-raising it;
+    the dispatcher already records the retry, so the traceback is only noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Rate limit hit after maximum of")
+
+
+_rate_limit_filter = _HandledRateLimits()
+
+
 def setup_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> SecretScrubber:
     for secret in secrets:
         _scrubber.add(secret)
@@ -60,4 +72,7 @@ def setup_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> SecretScr
     for noisy in ("httpx", "httpcore", "telegram", "sqlalchemy", "apscheduler", "alembic",
                   "uvicorn.error", "aiosqlite"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    limiter_log = logging.getLogger("telegram.ext.AIORateLimiter")
+    if _rate_limit_filter not in limiter_log.filters:
+        limiter_log.addFilter(_rate_limit_filter)
     return _scrubber
