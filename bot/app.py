@@ -21,7 +21,7 @@ from handlers.crypto import Cipher
 from handlers.delivery import Dispatcher, OutboxJob, Sender
 from handlers.jobs import Job, JobRunner
 from handlers.router import Router
-from storage.db import create_engine, create_session_factory
+from storage.db import PG_POOL_SIZE, create_engine, create_session_factory, is_sqlite
 from storage.migrate import upgrade_async
 from storage.uow import UnitOfWork
 
@@ -118,7 +118,12 @@ async def build_app(
         decrypt=lambda text: cipher.decrypt(text, context="outbox"),
     )
     jobs = JobRunner([OutboxJob(dispatcher)], clock)
-    core = Core(uow_factory, services, router)
+    # SQLite: one writer, so one transaction at a time holding up to 32 messages;
+    # PostgreSQL: as many small batches at once as the pool has connections.
+    if is_sqlite(settings.database_url):
+        core = Core(uow_factory, services, router)
+    else:
+        core = Core(uow_factory, services, router, parallel=PG_POOL_SIZE, max_batch=4)
     app = App(
         settings=settings, engine=engine, session_factory=session_factory, services=services,
         router=router, core=core, dispatcher=dispatcher, jobs=jobs, senders=all_senders,

@@ -108,12 +108,19 @@ class Core:
         uow_factory: Callable[[], UnitOfWork],
         services: Services,
         router: Router,
+        *,
+        parallel: int = 1,
+        max_batch: int = MAX_BATCH,
     ) -> None:
+        """`parallel`: transactions at once (SQLite has one writer: 1; PostgreSQL
+        serves several, and a burst of reports needs them: its pool size)."""
         self.uow_factory = uow_factory
         self.services = services
         self.router = router
+        self.parallel = max(1, parallel)
+        self.max_batch = max(1, max_batch)
         self._waiting: list[tuple[Inbound, asyncio.Future[bool]]] = []
-        self._batcher: asyncio.Task[None] | None = None
+        self._batchers: set[asyncio.Task[None]] = set()
 
     async def handle(self, msg: Inbound) -> bool:
         """Process one message. False when it was a duplicate delivery.
@@ -124,14 +131,15 @@ class Core:
         waits for a batch to fill: a message alone is handled at once."""
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiting.append((msg, done))
-        if self._batcher is None or self._batcher.done():
-            self._batcher = asyncio.create_task(self._run_batches())
+        self._batchers = {task for task in self._batchers if not task.done()}
+        if len(self._batchers) < self.parallel:
+            self._batchers.add(asyncio.create_task(self._run_batches()))
         return await done
 
     async def _run_batches(self) -> None:
         while self._waiting:
-            batch = self._waiting[:MAX_BATCH]
-            del self._waiting[:MAX_BATCH]
+            batch = self._waiting[:self.max_batch]
+            del self._waiting[:self.max_batch]
             try:
                 if len(batch) == 1:
                     results = [await self._handle_one(batch[0][0])]

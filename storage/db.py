@@ -14,10 +14,14 @@ from sqlalchemy.ext.asyncio import (
 
 from storage import sqlite_inline
 
-__all__ = ["InvalidDatabaseURL", "create_engine", "create_session_factory", "normalize_database_url"]
+__all__ = ["PG_POOL_SIZE", "InvalidDatabaseURL", "create_engine", "create_session_factory", "normalize_database_url"]
 
 # A SQLite writer waits this long for another process's write lock before "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+# PostgreSQL connections kept per process (and as many more on demand).
+PG_POOL_SIZE = 10
 
 
 class InvalidDatabaseURL(ValueError):
@@ -100,7 +104,9 @@ def create_engine(url: str, *, echo: bool = False, sqlite_threaded: bool = False
         event.listen(engine.sync_engine, "connect", _threaded_pragmas if threaded else _inline_pragmas)
         event.listen(engine.sync_engine, "begin", _threaded_begin if threaded else _inline_begin)
     else:
-        engine = create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        engine = create_async_engine(
+            url, echo=echo, pool_pre_ping=True, pool_size=PG_POOL_SIZE, max_overflow=PG_POOL_SIZE
+        )
     return engine
 
 
