@@ -359,9 +359,10 @@ _HABITUAL = _rx(
 )
 # Before today: an injury told with one of these is an older story.
 _BEFORE_TODAY = _rx(
-    r"hom qua|hom kia|hom truoc|hom (?:chu nhat|thu \w+)|(?:dau|cuoi)? ?tuan (?:truoc|roi)|thang (?:truoc|roi)|"
-    r"nam (?:ngoai|truoc|roi)|hoi (?:truoc|nho)|luc nho|ngay xua",
+    r"(?<!tu )(?:hom qua|hom kia)|hom truoc|hom (?:chu nhat|thu \w+|tet)|(?:dau|cuoi)? ?tuan (?:truoc|roi)|"
+    r"thang (?:truoc|roi)|nam (?:ngoai|truoc|roi)|hoi (?:truoc|nho)|luc nho|ngay xua|dip tet|tet (?:vua roi|nam ngoai)",
 )
+_TONIGHT_STRICT = _rx(r"toi nay|dem nay|lat nua|sang mai|ngay mai")
 # "[situation] thì [question]": Vietnamese often drops "nếu", so this is a hypothetical
 # ("bị ghép ảnh đăng lên mạng thì xử lý thế nào") unless a time anchors a real event.
 _THEN_QUESTION = re.compile(
@@ -606,10 +607,11 @@ def triage(text: str) -> Triage:
         urgent -= 0.5
     em_score = urgent - 0.9 * generic + (2.0 if lethal else 0.0)
     happening = flag("happening-now", _happening_now(norm, harm_at))
-    pressing = (happening and not habitual) or suicidal or _has(_TONIGHT, norm) or bool(
-        {"help-now", "harm-soon"} & set(reasons))
+    before_today = _has(_BEFORE_TODAY, norm)
+    soon = _has(_TONIGHT_STRICT, norm) or (_has(_TONIGHT, norm) and not before_today)
+    pressing = (happening and not habitual) or suicidal or soon or bool({"help-now", "harm-soon"} & set(reasons))
     if em_score >= 0.85:
-        if habitual and not pressing and generic == 0:
+        if (habitual or before_today) and not pressing and generic == 0:
             # A pattern of harm or an older story with danger words: a disclosure.
             return Triage("disclosure", min(1.0, em_score / 2), (*reasons, "pattern-not-now"))
         return Triage("emergency", min(1.0, em_score / 2), tuple(reasons))
