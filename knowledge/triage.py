@@ -570,7 +570,7 @@ def triage(text: str) -> Triage:
     news = flag("news", _has(_NEWS, norm))
     animal = flag("animal", _animal_only(norm))
     generic = (1.0 * knowledge_q + 1.0 * conditional + 0.4 * generic_child + 1.0 * leading_q
-               + 1.0 * then_q + 1.0 * news + 1.0 * animal)
+               + 1.0 * then_q + 2.0 * news + 1.0 * animal)
     anchor = 0.7 * concrete + 0.6 * voice + 0.5 * timed + 0.4 * narrative + 0.7 * agent_act
 
     # Emergency: urgent signals, cancelled by a knowledge/conditional frame.
