@@ -148,10 +148,10 @@ def _sweep_grid() -> list[Blend]:
     grid = []
     for st in (0.25, 0.3, 0.35, 0.4, 0.5):
         for veto in (0.08, 0.15, 0.25):
-            for margin in (0.4, 1.1):
+            for harmless in (0.0, 0.1, 0.2):
                 for weak in (0.4, 0.5, 0.6, 0.8):
                     for qm in (0.0, 0.1, 0.2):
-                        grid.append(Blend(safety_threshold=st, veto_below=veto, emergency_margin=margin,
+                        grid.append(Blend(safety_threshold=st, veto_below=veto, harmless_question_margin=harmless,
                                           weak_other_threshold=weak, question_margin=qm))
     return grid
 

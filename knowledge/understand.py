@@ -130,6 +130,11 @@ def _which_alarm(p: dict[str, float], reasons: tuple[str, ...]) -> str:
 
 
 _FRAMES = frozenset({"knowledge-question", "then-question", "news", "everyday-words", "animal"})
+# Rule signals of harm or danger in the text.
+_HARM_SIGNS = frozenset({
+    "harm", "harm-passive", "harm-word", "bi-event", "danger-event", "suicidal-words", "injured-now",
+    "happening-now", "abduction", "ongoing-harm", "help-now", "help-please", "lethal-means",
+})
 # Frames in which scary words are not about a child in danger.
 _EVERYDAY = frozenset({"everyday-words", "animal", "news"})
 
@@ -167,6 +172,8 @@ class Blend:
     # The model alone needs this much more P(safety) for a question the rules took as
     # guidance ("…, cần để ý gì?"): held out, most of its alarms on questions were false.
     question_margin: float = 0.2
+    # ... plus this when the rules found no harm word in the question at all.
+    harmless_question_margin: float = 0.1
     # ... and this much when the rules saw game talk, hyperbole, an animal or the news.
     everyday_threshold: float = 0.7
 
@@ -335,7 +342,11 @@ class Understander:
             ):
                 intent, reasons = "emergency", (*reasons, "model-emergency")
             return replace(rules, intent=intent, reasons=reasons, topic=None, entry_id=None)
-        threshold = blend.safety_threshold + (blend.question_margin if _asks(sig) else 0.0)
+        threshold = blend.safety_threshold
+        if _asks(sig):
+            # A question in which the rules saw no harm at all needs the model surer still.
+            harmless = not _HARM_SIGNS & set(reasons)
+            threshold += blend.question_margin + (blend.harmless_question_margin if harmless else 0.0)
         if _EVERYDAY & set(reasons):
             threshold = max(threshold, blend.everyday_threshold)
         if p_safe >= threshold:
