@@ -280,7 +280,7 @@ _SUICIDE = _rx(
     r"chan (?:\w+ ){0,2}(?:cuoc doi|doi|the gioi) (?:nay|lam|qua)|muon (?:\w+ ){0,2}(?:di theo|ra di|giai thoat|ngu mai)|"
     r"(?:uong|nuot) (?:\w+ ){0,2}(?:ca|het|nhieu|ca vi|ca lo|mot nam|mot vi|ca hop) (?:\w+ ){0,2}thuoc|(?:dinh|muon|se|sap) (?:\w+ ){0,2}(?:nhay|treo|uong thuoc|rach|cat)|"
     r"(?:khong|chang) (?:ai|con ai) (?:\w+ ){0,3}(?:can|thuong|quan tam) (?:em|con|toi|minh|tui)|de lai (?:thu|loi)",
-    r"(?:dang |da )?(?:dung|ngoi|leo|treo) (?:len |tren |o |ra )?(?:\w+ )?(?:san thuong|lan can|thanh cau|mep (?:cau|tang|san|vuc))|"
+    r"(?:dang |da )?(?:dung|ngoi|leo|treo) (?:len |tren |o |ra )?(?:\w+ )?(?:san thuong|lan can|thanh cau|mep (?:cau|tang|san|vuc|ho|song|ao|suoi|nui|doc|bien))|"
     r"dung tim (?:em|con|toi|minh|tui|tao)|(?:cach|nghi) (?:\w+ ){0,2}(?:chet|tu tu)|chet cho (?:xong|roi|nhe|khoe)|"
     r"tam biet (?:ca nha|bo me|ba me|ba ma|tat ca|the gioi)",
 )
@@ -311,7 +311,7 @@ _DANGER = _rx(
     r"(?<!tu )nhot (?:\w+ ){0,3}(?:trong|lai|o|vao)|bi nhot|khoa (?:\w+ ){0,2}(?:trong|lai)|bi xich|bi troi|bi giam",
     # water, body
     r"duoi nuoc|chet duoi|bi duoi|(?:roi|rot|nga|te) (?:\w+ )?(?:xuong|xuong duoi) (?:ao|ho|song|gieng|suoi|be|muong|kenh|bien|nuoc)|"
-    r"(?:roi|rot|nga|te) (?:xuong )?(?:ao|ho|song|gieng|suoi|be nuoc|muong|kenh)|(?<!nguoi dang )chim (?:xuong|duoi|nghim|o|trong|giua)|khong (?:thay )?noi len|"
+    r"(?:roi|rot|nga|te) (?:xuong )?(?:ao|ho|song|gieng|suoi|be nuoc|muong|kenh)|(?<!nguoi dang )chim (?:xuong|duoi|nghim|o|trong|giua|roi|mat)|khong (?:thay )?noi len|"
     r"nuoc cuon|bi cuon|troi (?:tren|theo|ra|xuong|giua) (?:\w+ )?(?:suoi|song|nuoc|bien|ho|lu)|"
     r"vot (?:\w+ )?len|keo (?:\w+ )?len",
     r"khong tho|ngung tho|tat tho|bat tinh|khong tinh|ngat xiu|li bi|tim ngung|tim khong dap|tim tai|"
@@ -580,8 +580,8 @@ def triage(text: str) -> Triage:
     # "uống bao nhiêu viên thì chết": asking for a lethal means is never a knowledge question.
     lethal = flag("lethal-means", _has(_LETHAL, norm))
     # "!!!" or a message in capitals: the writer is in a hurry.
-    urgent += 0.3 * flag("exclaim", not generic_child and ("!!" in text or (sum(
-        c.isupper() for c in text) > 0.6 * sum(c.isalpha() for c in text) and len(norm.split()) >= 3)))
+    shouting = sum(c.isupper() for c in text) > 0.6 * sum(c.isalpha() for c in text) and len(norm.split()) >= 3
+    urgent += 0.3 * flag("exclaim", "!!" in text or (shouting and not generic_child))
     urgent += 1.0 * flag("help-now", _has(_HELP_NOW, norm))
     help_please = flag("help-please", _has(_HELP_WEAK, norm))
     urgent += 0.6 * help_please
