@@ -60,7 +60,7 @@ _W = r"(?:\w+ )"  # one syllable and a space, for gaps like {0,3}
 _PRON = r"(?:toi|em|con|chau|be|minh|no|tui|tao|con toi|con em|be nha|nguoi em|nguoi con)"
 _OWNER = r"(?:toi|em|minh|tao|nha toi|nha em|nha minh|cua toi|cua em|cua minh|nha|ba|tui|ta)"
 _KIN = (
-    r"(?:bo|me|ba|cha|chong|vo|ong|ba noi|ba ngoai|ong noi|ong ngoai|chu|bac|cau|di|co|thim|mo|"
+    r"(?:bo|me|ba|cha|chong|vo|ong|ba noi|ba ngoai|ong noi|ong ngoai|chu|bac|cau|di|co|thim|mo|tia|ma|"
     r"anh|chi|anh ho|chi ho|me ke|bo duong|cha duong|me ghe|dượng|duong|ban trai|nguoi yeu|"
     r"thay|co giao|thay giao|ban|ban cung lop)"
 )
@@ -146,6 +146,12 @@ _HARM = _rx(
     r"(?:ep|bat|buoc) (?:\w+ ){0,2}(?:lay chong|lay vo|cuoi|di lam|lam viec|lam het|nghi hoc|ban|"
     r"xin an|an xin|di lam thue|bo hoc|uong ruou|nop tien|lam o|ngoi|lam)",
     r"ga (?:\w+ ){0,4}(?:cho|di|lay)|ep cuoi|tao hon|giu giay to",
+    # told to keep it secret, or threatened for telling: the hallmark of grooming and abuse
+    r"(?:bao|dan|bat|noi|doa) (?:\w+ ){0,2}(?:dung|khong duoc|cam|chang duoc) (?:\w+ )?(?:noi|ke|bao|ho) "
+    r"(?:\w+ )?(?:voi|cho|ra|ai)|neu (?:em|con|chau|toi|tui|minh) (?:\w+ )?(?:ke|noi|bao|to) (?:\w+ )?(?:ra|voi|cho) "
+    r"(?:\w+ ){0,4}thi",
+    r"cho (?:\w+ ){0,2}(?:lay chong|lay vo|cuoi chong)|phat (?:dung|quy|chay) (?:\w+ ){0,4}(?:nang|mua|vong|tieng|gio|ngoai)|"
+    r"quynh (?:toi|tui|em|con|no|chau|be)",
     r"(?:ban|dua|dan|du|lua|mang) (?:\w+ ){0,3}(?:sang|qua|ra) (?:trung quoc|tq|bien gioi|cam pu chia|campuchia|lao|nuoc ngoai)",
     r"bat coc|tien chuoc",
     r"ga gam|ga (?:\w+ )?(?:quan he|ngu|tinh|di nha nghi)|(?:muon|doi|ep|ru|du) (?:\w+ ){0,2}quan he|"
@@ -242,7 +248,7 @@ _KNOWLEDGE_Q = _rx(
     r"dau hieu (?:\w+ ){0,3}(?:la gi|gi|nao)",
     r"phong (?:tranh|ngua|chong|bi|khi)|de phong|ngan ngua|ngan chan|tranh (?:bi|cho|de|xa)",
     r"(?<!biet )co phai (?!la )|co nen|nen (?:day|noi|cho|de|phan ung)|nen lam (?!gi\b)|co duoc (?:phep)?|co bi (?:phat|xu ly|tu|sao)|"
-    r"bi phat|phat bao nhieu|xu phat|muc phat|quy dinh|luat|dieu luat|nghi dinh|bo luat|toi gi|toi danh (?:gi|nao|la)|"
+    r"bi phat(?! (?:dung|quy|chay|nhin|quat|danh))|phat bao nhieu|xu phat|muc phat|quy dinh|luat|dieu luat|nghi dinh|bo luat|toi gi|toi danh (?:gi|nao|la)|"
     r"trach nhiem|quyen|tuoi nao|bao nhieu|may tuoi thi|toi da|toi thieu",
     r"day (?:con|tre|be|cac con|hoc sinh|chau)|noi (?:voi|chuyen voi) (?:con|tre|be)|giai thich|tro chuyen",
     r"ky nang|kien thuc|tai lieu|chuong trinh|tuyen truyen|ke hoach|quy trinh|thu tuc|bieu mau|"
