@@ -636,6 +636,13 @@ def triage(text: str) -> Triage:
     elif em_score > 0.3:
         harm = 0.6  # a weaker danger signal still tells of a child at risk
     dis_score = harm * anchor - 0.8 * generic
+    # "báo tin xâm hại trẻ em", "gửi thông tin một vụ …": the harm names what the report is
+    # about; without a story (a victim's voice, a time, a narrative) it is a request to report.
+    report_topic = _has(_REPORT_ANY, norm) and not (voice or timed or narrative or happening or " bi " in f" {norm} ")
+    if report_topic and harm and dis_score >= 0.45:
+        if knowledge_q or _has(_REPORT_QUESTION, norm):
+            return Triage(None, 0.0, (*reasons, "report-question"))
+        return Triage("report", 0.8, (*reasons, "report-request"))
     if harm and dis_score >= 0.45:
         if happening and not habitual and not _has(_BEFORE_TODAY, norm):
             return Triage("emergency", min(1.0, dis_score), (*reasons, "harm-happening"))
