@@ -153,7 +153,8 @@ _HARM = _rx(
     r"cho (?:\w+ ){0,2}(?:lay chong|lay vo|cuoi chong)|phat (?:dung|quy|chay) (?:\w+ ){0,4}(?:nang|mua|vong|tieng|gio|ngoai)|"
     r"quynh (?:toi|tui|em|con|no|chau|be)",
     r"(?:ban|dua|dan|du|lua|mang) (?:\w+ ){0,3}(?:sang|qua|ra) (?:trung quoc|tq|bien gioi|cam pu chia|campuchia|lao|nuoc ngoai)",
-    r"bat coc|tien chuoc",
+    r"bat coc|tien chuoc|(?:hoi )?mua (?:\w+ ){0,4}(?:con|be|chau|dua nho) (?:\w+ ){0,4}(?:trieu|tien)|"
+    r"ban (?:dua )?(?:con|be|chau) (?:\w+ ){0,2}(?:lay tien|cho|duoc)",
     r"ga gam|ga (?:\w+ )?(?:quan he|ngu|tinh|di nha nghi)|(?:muon|doi|ep|ru|du) (?:\w+ ){0,2}quan he|"
     r"quan he (?:voi )?(?:em|con|chau|be|no)|khong mac (?:ao|quan|do|gi)|coi do|coi het|"
     r"hua (?:\w+ ){0,4}(?:neu|de|mien la)|lam thue|lo gach|(?:phai|bat|bi) (?:\w+ )?(?:nghi hoc|bo hoc) (?:\w+ )?(?:di lam|lam)|"
@@ -274,7 +275,7 @@ _GENERIC_CHILD = _rx(
 # --- urgent --------------------------------------------------------------------------
 _SUICIDE = _rx(
     r"muon chet|muon tu tu|tu tu|tu sat|khong muon song|chang muon song|het muon song|chan song|"
-    r"song lam gi|song de lam gi|chet (?:cho|di cho) (?:xong|roi|nhe)|chet quach|se chet|"
+    r"song (?:de )?lam (?:gi|chi)|chet (?:cho|di cho) (?:xong|roi|nhe)|chet quach|se chet|"
     r"ket thuc (?:cuoc doi|cuoc song|tat ca|moi thu|het)|bien mat (?:mai mai|khoi)|"
     r"nhay (?:lau|cau|song)|(?:dung|ngoi|leo) (?:\w+ ){0,2}(?:cau|lau|noc|san thuong) (?:\w+ ){0,4}nhay|"
     r"treo co|day thung|uong (?:\w+ ){0,3}(?:thuoc ngu|thuoc chuot|thuoc sau|thuoc tru sau|vi thuoc|het thuoc)|"
@@ -316,8 +317,8 @@ _DANGER = _rx(
     r"xich (?:chan|tay|lai|co)|troi (?:chan|tay|lai)|"
     r"(?<!tu )nhot (?:\w+ ){0,3}(?:trong|lai|o|vao)|bi nhot|khoa (?:\w+ ){0,2}(?:trong|lai)|bi xich|bi troi|bi giam",
     # water, body
-    r"duoi nuoc|chet duoi|bi duoi|(?:roi|rot|nga|te) (?:\w+ )?(?:xuong|xuong duoi) (?:ao|ho|song|gieng|suoi|be|muong|kenh|bien|nuoc)|"
-    r"(?:roi|rot|nga|te) (?:xuong )?(?:ao|ho|song|gieng|suoi|be nuoc|muong|kenh)|(?<!nguoi dang )chim (?:xuong|duoi|nghim|o|trong|giua|roi|mat)|khong (?:thay )?noi len|"
+    r"duoi nuoc|chet duoi|bi duoi|(?:roi|rot|lot|nga|te) (?:\w+ )?(?:xuong|xuong duoi) (?:ao|ho|song|gieng|suoi|be|muong|kenh|bien|nuoc)|"
+    r"(?:roi|rot|lot|nga|te) (?:xuong )?(?:ao|ho|song|gieng|suoi|be nuoc|muong|kenh)|(?<!nguoi dang )chim (?:xuong|duoi|nghim|o|trong|giua|roi|mat)|khong (?:thay )?noi len|"
     r"nuoc cuon|bi cuon|troi (?:tren|theo|ra|xuong|giua) (?:\w+ )?(?:suoi|song|nuoc|bien|ho|lu)|"
     r"vot (?:\w+ )?len|keo (?:\w+ )?len",
     r"khong tho|ngung tho|tat tho|bat tinh|khong tinh|ngat xiu|li bi|tim ngung|tim khong dap|tim tai|"
@@ -325,12 +326,15 @@ _DANGER = _rx(
     r"(?:ran|cho|ong) (?:\w+ )?can|kho tho|tim tai|lim|chay mau nhieu|mau chay|co giat|dien giat|bong nang|ngo doc|uong nham|an nham|nga tu tang",
     # threats with weapons
     r"doa giet|giet|danh chet|cam dao|cam gay|cam keo|chem|dam dao|bop co",
-    r"chay nha|hoa hoan|xe (?:tong|dam|can)|tai nan|mac ket|ket trong|lu cuon|nuoc lu|bien tam|"
+    r"chay nha|hoa hoan|mui khet|khoi (?:bay|boc|mu|den)|bi giu (?:\w+ ){0,3}(?:trong|lai|o)|"
+    r"xe (?:tong|dam|can)|tai nan|mac ket|ket trong|lu cuon|nuoc lu|bien tam|"
     r"di dau mat|khong nghe may|tat may|vinh biet|ganh nang|khong ai can|xin loi (?:moi nguoi|bo me|ca nha)",
 )
 _ONGOING = re.compile(
-    rf"\b(?:dang|van dang|luc nay|bay gio|ngay bay gio|tu nay|nay gio) {_W}{{0,3}}(?:bi )?"
-    rf"(?:{_HARM_VERB}|keo|loi|doa|dua|dan|chui|ep|duoi|dap cua|pha cua|theo|rinh|cam|say|dot|chay|"
+    # "đang" but not "đăng" (post) or a plan ("đang tính bán" tells of a plan, not an act)
+    rf"\b(?:dang|van dang|luc nay|bay gio|ngay bay gio|tu nay|nay gio) "
+    rf"(?!(?:len|anh|bai|clip|video|tai|ky|nhap|hinh|tin|story|tinh|dinh|muon|nghi|can nhac)\b)"
+    rf"{_W}{{0,3}}(?:bi )?(?<!len )(?:{_HARM_VERB}|keo|loi|doa|dua|dan|chui|ep|duoi|dap cua|pha cua|theo|rinh|cam|say|dot|chay|"
     rf"chim|duoi nuoc|chay mau|co giat|ngat|sot cao)\b"
 )
 _SOON_EXTRA = _rx(
