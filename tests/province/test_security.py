@@ -70,7 +70,8 @@ async def test_no_token_or_report_content_in_debug_logs(tmp_path: Path) -> None:
             await asyncio.to_thread(run.terminate)
         log = run.output
     assert "DEBUG" in log  # the level really was DEBUG
-    assert len(log.splitlines()) > 20
+    # The injected faults were logged: there was plenty that could have leaked.
+    assert "poll failed" in log and "dropped" in log and "rejected the token" in log
     leaks = [word for word in _forbidden(zalo.token) if word in log]
     assert not leaks, leaks
     # The scrubber did have something to remove (or nothing tried to log it at all).
