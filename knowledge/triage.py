@@ -153,7 +153,7 @@ _HARM = _rx(
     r"cho (?:\w+ ){0,2}(?:lay chong|lay vo|cuoi chong)|phat (?:dung|quy|chay) (?:\w+ ){0,4}(?:nang|mua|vong|tieng|gio|ngoai)|"
     r"quynh (?:toi|tui|em|con|no|chau|be)",
     r"(?:ban|dua|dan|du|lua|mang) (?:\w+ ){0,3}(?:sang|qua|ra) (?:trung quoc|tq|bien gioi|cam pu chia|campuchia|lao|nuoc ngoai)",
-    r"bat coc|tien chuoc|(?:hoi )?mua (?:\w+ ){0,4}(?:con|be|chau|dua nho) (?:\w+ ){0,4}(?:trieu|tien)|"
+    r"bat coc|tien chuoc|(?:hoi )?mua (?:\w+ ){0,4}(?:con|be|chau|dua nho) (?:\w+ ){0,7}(?:trieu|tien)|"
     r"ban (?:dua )?(?:con|be|chau) (?:\w+ ){0,2}(?:lay tien|cho|duoc)",
     r"ga gam|ga (?:\w+ )?(?:quan he|ngu|tinh|di nha nghi)|(?:muon|doi|ep|ru|du) (?:\w+ ){0,2}quan he|"
     r"quan he (?:voi )?(?:em|con|chau|be|no)|khong mac (?:ao|quan|do|gi)|coi do|coi het|"

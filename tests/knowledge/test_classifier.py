@@ -29,6 +29,8 @@ from knowledge.triage import triage
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
+# The labelled sets, in the order bench/understanding_cv.py writes them to knowledge/training.
+SETS = ("dev", "check", "extra", "h1", "h2")
 
 TOY = [
     ("con tôi bị đánh", "bad"), ("bố đánh em", "bad"), ("em bị bạn đánh hội đồng", "bad"),
@@ -63,7 +65,7 @@ def test_shipped_training_data_is_the_labelled_sets() -> None:
     whenever a labelled set changes, or the shipped models drift from the data."""
     shipped = [(e.text, e.intent, e.topic, e.source) for e in load_examples()]
     expected = []
-    for name in ("dev", "check", "extra"):
+    for name in SETS:
         with (DATA / f"eval_{name}.jsonl").open(encoding="utf-8") as handle:
             for line in handle:
                 if line.strip():
