@@ -24,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from knowledge.models import Entry
 from knowledge.normalize import normalize
@@ -123,15 +123,28 @@ class KnowledgeIndex:
                 scores[doc] += weight
         return {doc: min(1.0, s / total) for doc, s in scores.items()}
 
-    def _fuzzy(self, norm: str, doc: int) -> float:
-        best = 0.0
-        for question in self._questions[doc]:
-            score = max(
-                fuzz.token_sort_ratio(norm, question),
-                0.9 * fuzz.partial_ratio(norm, question) if len(norm) >= 12 else 0.0,
-            )
-            best = max(best, score)
-        return best / 100.0
+    def _fuzzy(self, norm: str, docs: Sequence[int]) -> dict[int, float]:
+        """Best fuzzy match of `norm` against each doc's questions, in [0, 1].
+
+        One rapidfuzz call over all the candidates' questions (its loop is in C)
+        rather than two Python-level calls per question."""
+        owner: list[int] = []
+        choices: list[str] = []
+        for doc in docs:
+            questions = self._questions[doc]
+            owner.extend([doc] * len(questions))
+            choices.extend(questions)
+        best = dict.fromkeys(docs, 0.0)
+        scorers = [(fuzz.token_sort_ratio, 1.0)]
+        if len(norm) >= 12:
+            scorers.append((fuzz.partial_ratio, 0.9))
+        for scorer, weight in scorers:
+            for _choice, score, index in process.extract(
+                norm, choices, scorer=scorer, processor=None, limit=None
+            ):
+                doc = owner[index]
+                best[doc] = max(best[doc], weight * score)
+        return {doc: score / 100.0 for doc, score in best.items()}
 
     def search(self, text: str, k: int = 5, *, normalized: bool = False) -> list[Hit]:
         """The ``k`` best entries for ``text``, best first (score in [0, 1])."""
@@ -142,9 +155,8 @@ class KnowledgeIndex:
         if not lexical:
             return []
         top = sorted(lexical, key=lexical.__getitem__, reverse=True)[: max(k, CANDIDATES)]
-        scored = [
-            (W_LEXICAL * lexical[doc] + W_FUZZY * self._fuzzy(norm, doc), doc) for doc in top
-        ]
+        fuzzy = self._fuzzy(norm, top)
+        scored = [(W_LEXICAL * lexical[doc] + W_FUZZY * fuzzy[doc], doc) for doc in top]
         scored.sort(reverse=True)
         return [Hit(self._ids[d], self._topics[d], round(s, 4)) for s, d in scored[:k]]
 
