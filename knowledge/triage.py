@@ -448,16 +448,31 @@ _INJURED_NOW = _rx(
 )
 
 
-def _happening_now(norm: str, harm_at: list[int]) -> bool:
+def _first_harm(norm: str, start: int = 0, end: int | None = None) -> int | None:
+    """Where the first harm, danger or suicide pattern in ``norm[start:end]`` begins."""
+    end = len(norm) if end is None else min(end, len(norm))
+    first = None
+    for rx in (_HARM, _HARM_PASSIVE, _HARM_WORD, _DANGER, _SUICIDE):
+        match = rx.search(norm, start, end)
+        while match is not None and _PREGNANT.match(match.group(0)):
+            match = rx.search(norm, match.end(), end)
+        if match is not None and (first is None or match.start() < first):
+            first = match.start()
+    return first
+
+
+def _happening_now(norm: str) -> bool:
     """"vừa"/"đang" right before a harm, or a child hurt or hiding at this moment."""
     if _has(_INJURED_NOW, norm) and not _has(_BEFORE_TODAY, norm):
         return True
     for mark in _NOW_MARK.finditer(norm):
         if mark.group(1) in _NOT_NOW_AFTER:
             continue
-        if any(0 <= at - mark.start() <= 30 for at in harm_at):
+        at = _first_harm(norm, mark.start(), mark.end() + 80)
+        if at is not None and at - mark.start() <= 30:
             return True
     return False
+
 
 # --- report requests --------------------------------------------------------------------
 _REPORT_VERB = (
@@ -559,11 +574,7 @@ def triage(text: str) -> Triage:
     knowledge_q = flag("knowledge-question", _has(_KNOWLEDGE_Q, norm))
     flag("now", _has(_URGENT_NOW, norm) or _has(_HELP_NOW, norm))
     harm_match = _HARM.search(norm) or _HARM_PASSIVE.search(norm) or _HARM_WORD.search(norm)
-    harm_at = [
-        m.start() for rx in (_HARM, _HARM_PASSIVE, _HARM_WORD, _DANGER, _SUICIDE) for m in rx.finditer(norm)
-        if not _PREGNANT.match(m.group(0))
-    ]
-    conditional = flag("conditional", _conditional(norm, min(harm_at, default=None)))
+    conditional = flag("conditional", _conditional(norm, _first_harm(norm)))
     concrete = flag("concrete-person", _has(_CONCRETE, norm))
     # "bị đánh", "bị ép lấy chồng": the subject is dropped, so the writer is the victim.
     bare_passive = len(norm.split()) <= 5 and norm.startswith("bi ") and _has(_HARM_PASSIVE, norm)
@@ -616,7 +627,7 @@ def triage(text: str) -> Triage:
     if flag("past", _has(_PAST, norm)) and not _has(_URGENT_NOW, norm):
         urgent -= 0.5
     em_score = urgent - 0.9 * generic + (2.0 if lethal else 0.0)
-    happening = flag("happening-now", _happening_now(norm, harm_at))
+    happening = flag("happening-now", _happening_now(norm))
     before_today = _has(_BEFORE_TODAY, norm)
     soon = _has(_TONIGHT_STRICT, norm) or (_has(_TONIGHT, norm) and not before_today)
     pressing = (happening and not habitual) or suicidal or soon or bool({"help-now", "harm-soon"} & set(reasons))
