@@ -12,7 +12,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import update
 
@@ -37,7 +37,8 @@ def backoff(attempts: int, *, base: float = 2.0, cap: float = 600.0) -> float:
     return delay * (0.8 + 0.4 * random.random())
 
 
-def to_outbound(row: OutboxMessage, decrypt: Callable[[str], str] | None = None) -> Outbound:
+def to_outbound(row: Any, decrypt: Callable[[str], str] | None = None) -> Outbound:
+    """An outbox row (ORM object or claimed Row) as the neutral outbound message."""
     text = row.text
     if decrypt is not None and text.startswith("enc1:"):
         text = decrypt(text)

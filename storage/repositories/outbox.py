@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -105,9 +106,10 @@ async def get_menu(session: AsyncSession, *, channel: str, chat_id: str) -> list
 
 
 def _due_clause(now):
+    c = _OUTBOX.c
     return or_(
-        and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
-        and_(OutboxMessage.status == "sending", OutboxMessage.lease_until < now),
+        and_(c.status == "pending", c.next_attempt_at <= now),
+        and_(c.status == "sending", c.lease_until < now),
     )
 
 
@@ -115,11 +117,11 @@ def _chat_busy(now):
     """An earlier message to the same chat is in flight (leased) or waiting for a
     retry: a later one must wait, so a chat never sees messages out of order, even
     with several workers."""
-    older = aliased(OutboxMessage)
+    c, older = _OUTBOX.c, _OUTBOX.alias("older").c
     return exists().where(
-        older.channel == OutboxMessage.channel,
-        older.chat_id == OutboxMessage.chat_id,
-        older.id < OutboxMessage.id,
+        older.channel == c.channel,
+        older.chat_id == c.chat_id,
+        older.id < c.id,
         or_(
             and_(older.status == "sending", older.lease_until >= now),
             and_(older.status == "pending", older.next_attempt_at > now),
@@ -130,25 +132,27 @@ def _chat_busy(now):
 @functools.cache
 def _claim_statements(dialect: str, limit: int, by_channel: bool):
     """The claim's statements for one shape, built once (the dispatcher runs them
-    after every commit that queued messages). Parameters: now, until, owner,
-    channels and, on PostgreSQL, the ids taken."""
+    after every commit that queued messages), on the table rather than the ORM
+    class: the rows are read, not loaded as objects. Parameters: now, until,
+    owner, channels and, on PostgreSQL, the ids taken."""
+    c = _OUTBOX.c
     now = bindparam("now")
-    query = select(OutboxMessage.id).where(_due_clause(now), ~_chat_busy(now))
+    query = select(c.id).where(_due_clause(now), ~_chat_busy(now))
     if by_channel:
-        query = query.where(OutboxMessage.channel.in_(bindparam("channels", expanding=True)))
-    query = query.order_by(OutboxMessage.priority, OutboxMessage.id).limit(limit)
+        query = query.where(c.channel.in_(bindparam("channels", expanding=True)))
+    query = query.order_by(c.priority, c.id).limit(limit)
     if dialect == "postgresql":
         pick = query.with_for_update(skip_locked=True)
-        target = OutboxMessage.id.in_(bindparam("ids", expanding=True))
+        target = c.id.in_(bindparam("ids", expanding=True))
     else:
         pick = None
-        target = and_(OutboxMessage.id.in_(query.scalar_subquery()), _due_clause(now))
+        target = and_(c.id.in_(query.scalar_subquery()), _due_clause(now))
     take = (
-        update(OutboxMessage)
+        update(_OUTBOX)
         .where(target)
         .values(status="sending", lease_owner=bindparam("owner"), lease_until=bindparam("until"),
-                attempts=OutboxMessage.attempts + 1)
-        .returning(OutboxMessage)
+                attempts=c.attempts + 1)
+        .returning(*c)
     )
     return pick, take
 
@@ -161,8 +165,9 @@ async def claim_due(
     lease: timedelta,
     limit: int = 50,
     channels: Iterable[str] | None = None,
-) -> list[OutboxMessage]:
-    """Take up to `limit` due messages for `owner` until now + lease.
+) -> list[Row]:
+    """Take up to `limit` due messages for `owner` until now + lease (rows with
+    the outbox's columns as attributes).
 
     PostgreSQL: SELECT … FOR UPDATE SKIP LOCKED, so workers never wait on or take
     each other's rows. SQLite: one conditional UPDATE, atomic under the database's
@@ -177,11 +182,8 @@ async def claim_due(
             return []
         params["ids"] = ids
     # UPDATE … RETURNING: exactly the rows this statement took, nothing older.
-    rows = await session.scalars(
-        take, params,
-        execution_options={"populate_existing": True, "synchronize_session": False},
-    )
-    return sorted(rows.all(), key=lambda r: (r.priority, r.id))
+    rows = (await session.execute(take, params)).all()
+    return sorted(rows, key=lambda r: (r.priority, r.id))
 
 
 async def _owned(session: AsyncSession, msg_id: int, owner: str, values: dict) -> bool:
