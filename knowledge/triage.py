@@ -141,9 +141,9 @@ _HARM = _rx(
     r"tat (?:vao )?(?:mat|ma)|da (?:vao|vo|bung|dit|mat)|chui (?:\w+ ){0,3}(?:la|bang|ngu|do|suot|moi ngay)|"
     r"do con hoang|do an hai|lap (?:group|nhom) (?:\w+ )?chui|che gieu|co lap|tay chay",
     # neglect, labour, marriage, trafficking
-    r"bo doi|bo mac|bo roi|bo bo|khong cho (?:\w+ ){0,2}(?:an|di hoc|ve|ra ngoai|ngu)|"
+    r"bo doi|bo mac|bo roi|bo bo|khong cho (?:\w+ ){0,2}(?:an|di hoc|hoc|ve|ra ngoai|ngu)|an (?:com )?thua|"
     r"de (?:\w+ ){0,4}o nha (?:mot minh|1 minh)|ngu ngoai (?:chuong|duong|hien)",
-    r"(?:ep|bat|buoc) (?:\w+ ){0,2}(?:lay chong|lay vo|cuoi|di lam|lam viec|lam het|nghi hoc|ban|"
+    r"(?:ep|bat|buoc) (?:\w+ ){0,2}(?:lay chong|lay vo|cuoi|di lam|lam viec|lam het|nghi hoc|chan (?:trau|bo|de|vit|ga|heo|lon)|ban|"
     r"xin an|an xin|di lam thue|bo hoc|uong ruou|nop tien|lam o|ngoi|lam)",
     r"ga (?:\w+ ){0,4}(?:cho|di|lay)|ep cuoi|tao hon|giu giay to",
     # told to keep it secret, or threatened for telling: the hallmark of grooming and abuse

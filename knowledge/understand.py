@@ -158,7 +158,7 @@ class Blend:
     # (Swept in bench/understanding_cv.py --sweep with the class-balanced intent model.)
     safety_threshold: float = 0.3
     # The rules' safety call is overruled only when the classifier is this sure it is not.
-    veto_below: float = 0.15
+    veto_below: float = 0.1
     # A rule disclosure becomes an emergency when P(emergency) exceeds P(disclosure) by this
     # (above 1: never; held out, the model's emergency/disclosure split is no better than the rules').
     emergency_margin: float = 1.1
