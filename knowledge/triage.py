@@ -430,7 +430,8 @@ _LETHAL = _rx(
     r"(?:uong|nuot|an|nhay|cat) (?:\w+ ){0,5}(?:thi|se|co|moi) (?:\w+ )?chet(?! (?:may|di duoc))|"
     r"cach (?:\w+ ){0,2}(?:chet|tu tu) (?:\w+ )?(?:nhanh|khong dau|nhe nhang|de nhat)",
 )
-_TONIGHT = _rx(r"toi nay|dem nay|lat nua|sang mai|ngay mai|bay gio|ngay luc nay|ngay bay gio")
+# "bây giờ" but not in "bây giờ phải làm gì" (what should I do now?), which asks for advice.
+_TONIGHT = _rx(r"toi nay|dem nay|lat nua|sang mai|ngay mai|ngay luc nay|(?:ngay )?bay gio(?! (?:phai|lam|thi|nen|toi|em|minh|con)\b)")
 _PREGNANT = re.compile(r"(?:co|mang) (?:thai|bau)")
 # A bare kin noun first is the writer's own relative ("bố say rượu cầm dao…").
 _KIN_FIRST = re.compile(r"^(?:bo|me|ba|cha|ma|bo duong|cha duong|duong|me ke|chu|cau|anh|ong) (?!me\b|oi\b)")
@@ -510,7 +511,7 @@ _SMALLTALK = _rx(
 _FILLER = frozenset(
     "ban bot ad admin oi a nhe nha em anh chi co chu bac moi nguoi minh toi nhieu lam rat ha vay the "
     "khong day ne voi la gi thi ak uk dung qua that thiet sang trua chieu toi ca may hay hieu roi "
-    "cau nhe nhe nhi ay do nhen nghe ne ha nghen can bo chau con ba ong thong tin cai nay".split()
+    "cau nhe nhe nhi ay do nhen nghe ne ha nghen can bo chau con ba ong thong tin cai nay thoi mai tra loi".split()
 )
 
 
