@@ -161,6 +161,7 @@ class NaiveBayesModel:
         self.weights: list[dict[str, float]] = [{} for _ in self.classes]
         self.unseen: list[float] = [0.0 for _ in self.classes]
         self.prior: list[float] = [0.0 for _ in self.classes]
+        self.inverted: dict[str, tuple[tuple[int, float], ...]] = {}
 
     def fit(self, data: Sequence[tuple[list[str], str]]) -> NaiveBayesModel:
         index = {c: i for i, c in enumerate(self.classes)}
@@ -184,16 +185,25 @@ class NaiveBayesModel:
             # A flattened prior: topics with few examples are not rarer in real use.
             self.prior[k] = 0.3 * math.log((docs[k] + 1) / (total_docs + len(self.classes)))
         self.vocab = frozenset(vocab)
+        # Feature -> (class, weight) pairs: a message touches only the classes that saw
+        # each of its features (20 topics x ~300 features per long message otherwise).
+        inverted: dict[str, list[tuple[int, float]]] = {}
+        for k, weights in enumerate(self.weights):
+            for f, v in weights.items():
+                inverted.setdefault(f, []).append((k, v))
+        self.inverted = {f: tuple(pairs) for f, pairs in inverted.items()}
         return self
 
     def proba_features(self, feats: Sequence[str]) -> dict[str, float]:
         vocab = self.vocab
         known = [f for f in feats if f in vocab]
         n = len(known)
-        scores = [
-            (prior + n * unseen + sum(map(w.get, known, repeat(0.0)))) * self.temperature
-            for w, unseen, prior in zip(self.weights, self.unseen, self.prior, strict=True)
-        ]
+        raw = [prior + n * unseen for unseen, prior in zip(self.unseen, self.prior, strict=True)]
+        inverted = self.inverted
+        for f in known:
+            for k, v in inverted.get(f, ()):
+                raw[k] += v
+        scores = [r * self.temperature for r in raw]
         top = max(scores)
         exps = [math.exp(s - top) for s in scores]
         total = sum(exps)
