@@ -105,14 +105,14 @@ def test_rules_alone_still_work(kb) -> None:
 
 # Held-out floors (leave-one-set-out over the five sets with the default blend, minus a
 # margin of ~0.03 for knowledge-base edits; ceilings for false alarms plus ~0.03). Measured
-# 2026-11: dev 0.991/0.980/1.000/0.009, check 0.958/0.890/0.976/0.025,
-# extra 0.958/0.932/0.978/0.004, h1 0.859/0.786/0.983/0.077, h2 0.864/0.889/0.975/0.058.
+# 2026-11-23: dev 0.994/0.985/1.000/0.004, check 0.964/0.890/1.000/0.025,
+# extra 0.967/0.932/0.987/0.007, h1 0.920/0.824/0.992/0.041, h2 0.940/0.901/1.000/0.040.
 FLOORS = {
-    "dev": {"intent_accuracy": 0.95, "topic_top1": 0.93, "safety_recall": 0.97, "false_alarm_rate": 0.05},
-    "check": {"intent_accuracy": 0.92, "topic_top1": 0.85, "safety_recall": 0.94, "false_alarm_rate": 0.07},
-    "extra": {"intent_accuracy": 0.92, "topic_top1": 0.89, "safety_recall": 0.94, "false_alarm_rate": 0.04},
-    "h1": {"intent_accuracy": 0.82, "topic_top1": 0.74, "safety_recall": 0.94, "false_alarm_rate": 0.11},
-    "h2": {"intent_accuracy": 0.83, "topic_top1": 0.85, "safety_recall": 0.94, "false_alarm_rate": 0.09},
+    "dev": {"intent_accuracy": 0.96, "topic_top1": 0.95, "safety_recall": 0.97, "false_alarm_rate": 0.04},
+    "check": {"intent_accuracy": 0.93, "topic_top1": 0.86, "safety_recall": 0.95, "false_alarm_rate": 0.06},
+    "extra": {"intent_accuracy": 0.94, "topic_top1": 0.90, "safety_recall": 0.96, "false_alarm_rate": 0.04},
+    "h1": {"intent_accuracy": 0.89, "topic_top1": 0.79, "safety_recall": 0.96, "false_alarm_rate": 0.07},
+    "h2": {"intent_accuracy": 0.91, "topic_top1": 0.87, "safety_recall": 0.97, "false_alarm_rate": 0.07},
 }
 
 
