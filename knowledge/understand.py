@@ -448,7 +448,7 @@ _SAFETY = frozenset({"emergency", "disclosure"})
 # Words and phrases that tie a message to child protection. A weak retrieval
 # score without any of them means the message is out of scope ("giá vàng hôm nay").
 _DOMAIN_PHRASES = (
-    "tre|be|chau|em|con|thieu nhi|vi thanh nien|hoc sinh|hs|lop|truong hoc|tuoi|co giao|thay giao|"
+    "tre|be|chau|em|con|nho|tui nho|dua nho|con nit|nhoc|thang cu|thieu nhi|vi thanh nien|hoc sinh|hs|lop|truong hoc|tuoi|co giao|thay giao|"
     "giao vien|bo me|cha me|phu huynh|gia dinh|ong ba|nguoi la|ban be|"
     "xam hai|bao luc|bao hanh|bat nat|danh|sam so|dam o|hiep|vung kin|cho kin|bi mat|so vao|"
     "duoi nuoc|boi|phao|gieng|suoi|cuu|so cuu|an toan|nguy hiem|tai nan|bong|nga|dien giat|ngo doc|"
