@@ -346,7 +346,9 @@ _SOON = re.compile(
     r"|\b(?:toi nay|dem nay|chieu nay|sang mai|ngay mai|lat nua)\b.*\b(?:se|sap|dinh|hen|bat|den|toi|qua) (?:\w+ ){0,4}(?:"
     + _DANH + r"|giet|bat|dua|ban|gap|den|don|chet)\b"
 )
-_CRYING_NOW = _rx(r"(?:dang|van dang|van) (?:\w+ )?(?:la het|keu cuu|khoc thet|gao khoc|keu la|la|keu|khoc)|kia$")
+_CRYING_NOW = _rx(
+    r"(?:dang|van dang|van) (?:\w+ )?(?:la het|keu cuu|khoc thet|gao khoc|keu la|la (?:het|len|om)|keu|khoc)|kia$"
+)
 _SOON_TIME = _rx(r"tan hoc|ra ve|ra choi|sau gio hoc|toi nay|dem nay|chieu nay|lat nua|sang mai|ngay mai|mai|bay gio")
 _URGENT_NOW = _rx(r"dang|bay gio|toi nay|dem nay|luc nay|ngay luc nay|lat nua|ngay bay gio")
 _SUSPECT = _rx(r"nghi (?:la|ngo|rang)|(?:toi|em|minh|tui) nghi(?! (?:hoc|lam|viec|phep|ngoi|tet|he|om|trua))|hinh nhu|co ve|khong biet co")
@@ -376,7 +378,7 @@ _TONIGHT_STRICT = _rx(r"toi nay|dem nay|lat nua|sang mai|ngay mai")
 # "[situation] thì [question]": Vietnamese often drops "nếu", so this is a hypothetical
 # ("bị ghép ảnh đăng lên mạng thì xử lý thế nào") unless a time anchors a real event.
 _THEN_QUESTION = re.compile(
-    r"\bthi\b(?: \w+){0,7} (?:gi|sao|nao|khong|ai|dau|chua|nhi|vay|a|ha|duoc|co|biet)$"
+    r"\bthi\b(?: \w+){0,10} (?:gi|sao|nao|khong|ai|dau|chua|nhi|vay|a|ha|duoc|co|biet)$"
     r"|\bthi\b(?: \w+){0,4} (?:bao lau|bao nhieu|the nao|nhu the nao|lam sao|ra sao|o dau|lam gi)\b"
 )
 # Words that close a message without changing what it asks: particles and forms of
