@@ -126,7 +126,7 @@ _HARM = _rx(
     r"keo quan|tut quan|lot quan|lot do|vung kin|cho kin|co thai|mang thai",
     r"(?:bat|cho|ep|ru) (?:\w+ ){0,2}(?:xem|coi) (?:\w+ ){0,2}(?:phim|clip|anh|hinh|cung)",
     r"phim (?:den|sex|nguoi lon|khieu dam|do)|loi le (?:khiem nha|tuc tiu|gho|bay ba|dam o)|"
-    r"(?:gap|di choi|di) rieng|giu bi mat|tang qua",
+    r"(?:gap|di choi|di|uong) (?:\w+ ){0,2}rieng|giu bi mat|tang qua",
     # luring, online exploitation, sextortion
     r"du (?:\w+ ){0,3}(?:quan he|gui|vao|gap|di|len|ngu|chup|cho|lam)|du do|lua (?:\w+ ){0,2}(?:di|sang|qua|gap|gui)",
     r"(?:doi|xin|bat|ep|doa|du) (?:\w+ ){0,3}(?:gui|chup|quay) (?:\w+ ){0,2}(?:anh|hinh|clip|video)",
@@ -147,7 +147,7 @@ _HARM = _rx(
     r"xin an|an xin|di lam thue|bo hoc|uong ruou|nop tien|lam o|ngoi|lam)",
     r"ga (?:\w+ ){0,4}(?:cho|di|lay)|ep cuoi|tao hon|giu giay to",
     # told to keep it secret, or threatened for telling: the hallmark of grooming and abuse
-    r"(?:bao|dan|bat|noi|doa) (?:\w+ ){0,2}(?:dung|khong duoc|cam|chang duoc) (?:\w+ )?(?:noi|ke|bao|ho) "
+    r"(?:bao|dan|bat|noi|doa|keu|biu|dan do) (?:\w+ ){0,2}(?:dung|khong duoc|cam|chang duoc) (?:\w+ )?(?:noi|ke|bao|ho) "
     r"(?:\w+ )?(?:voi|cho|ra|ai)|neu (?:em|con|chau|toi|tui|minh) (?:\w+ )?(?:ke|noi|bao|to) (?:\w+ )?(?:ra|voi|cho) "
     r"(?:\w+ ){0,4}thi",
     r"cho (?:\w+ ){0,2}(?:lay chong|lay vo|cuoi chong)|phat (?:dung|quy|chay) (?:\w+ ){0,4}(?:nang|mua|vong|tieng|gio|ngoai)|"
@@ -289,7 +289,10 @@ _SUICIDE = _rx(
     r"(?:khong|chang) (?:ai|con ai) (?:\w+ ){0,3}(?:can|thuong|quan tam) (?:em|con|toi|minh|tui)|de lai (?:thu|loi)",
     r"(?:dang |da )?(?:dung|ngoi|leo|treo) (?:len |tren |o |ra )?(?:\w+ )?(?:san thuong|lan can|thanh cau|mep (?:cau|tang|san|vuc|ho|song|ao|suoi|nui|doc|bien))|"
     r"dung tim (?:em|con|toi|minh|tui|tao)|(?:cach|nghi) (?:\w+ ){0,2}(?:chet|tu tu)|chet cho (?:xong|roi|nhe|khoe)|"
-    r"tam biet (?:ca nha|bo me|ba me|ba ma|tat ca|the gioi)",
+    r"tam biet (?:ca nha|bo me|ba me|ba ma|tat ca|the gioi|moi nguoi)",
+    # a farewell: "tạm biệt, em đi đây", "cảm ơn mọi người thời gian qua"
+    r"(?:tam biet|vinh biet)(?: \w+){0,3} (?:em|con|minh|toi|tui) di day$|"
+    r"cam on (?:moi nguoi|ca nha|tat ca|bo me|ba me) (?:\w+ ){0,3}(?:thoi gian qua|vi tat ca|vi moi thu)",
 )
 _HELP_NOW = _rx(
     r"cuu (?:voi|toi|em|con|chau|be|minh|tui|tao|giup|gap)(?! (?:nguoi|tre|duoi|ho|hoa|thuong|ban))",
