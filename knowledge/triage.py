@@ -107,7 +107,8 @@ _HARM_WORD = _rx(
     r"khen xinh|hoi dia chi|xin dia chi|xin so dien thoai|gui qua|tang qua|chuyen tien|nap game|cho tien|"
     r"quat mang|mang nhiec|dap pha|dap do|nem do|say xin|"
     r"dang anh|day (?:\w+ )?xuong|dap cua|pha cua|duoi danh|lam nhuc|(?<!xe )dap|tat|chui|nhot|doa|ep|bat nat|xam hai|bao luc|so|quan he|gui hinh|gui anh|vet bam|"
-    r"bam tim|dau rat|chay mau|roi may|that lung|cay|gay|kim|xich|troi|hiep|bo roi|bo mac"
+    r"bam tim|dau rat|chay mau|roi may|that lung|cay|gay|kim|xich|(?<!qua )(?<!ong )(?<!bau )(?<!ngoai )troi|"
+    r"hiep|bo roi|bo mac"
 )
 # "bị" + something that is not an illness or a school matter, said of a concrete child.
 _BENIGN_BI = frozenset(
@@ -416,7 +417,8 @@ _DEFUSE = re.compile(
     r"chet (?:di duoc|mat thoi|cuoi|met)|"
     r"(?:bi )?tra tan boi (?:\w+ ){0,2}(?:deadline|bai|viec|muoi|nong|nhiet|nang|tieng on)|"
     r"cuu (?:\w+ ){0,2}voi (?:\w+ ){0,2}bai (?:nay|tap|toan|van|kiem tra)|"
-    r"xe dap|dap xe|danh cau long|danh bong ban|danh co|het pin|chay pin|chet may|hong (?:phanh|xe|may)"
+    r"xe dap|dap xe|danh cau long|danh bong ban|danh co|het pin|chay pin|chet may|hong (?:phanh|xe|may)|"
+    r"nap the (?:\w+ )?(?:lien quan|free fire|game|pubg|garena)|cuu tinh|cuu canh"
     r")\b"
 )
 _ANIMAL = re.compile(r"\bcon (?:bo|cho|meo|heo|lon|ga|vit|trau|de|ngua|chim|ca|tho|cun)\b")

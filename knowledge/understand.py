@@ -83,7 +83,9 @@ HARM_TOPICS = frozenset({
     "online_grooming", "cyberbullying", "trafficking", "child_labour", "child_marriage",
 })
 _EVENT = frozenset({"concrete-person", "victim-voice", "time-aspect", "narrative", "agent-act"})
-_GENERIC = frozenset({"knowledge-question", "conditional", "generic-child", "leading-question"})
+_GENERIC = frozenset({
+    "knowledge-question", "conditional", "generic-child", "leading-question", "then-question", "news",
+})
 _HARM = frozenset({"harm", "harm-passive", "harm-word", "bi-event", "danger-event"})
 
 
