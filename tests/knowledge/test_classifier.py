@@ -105,14 +105,14 @@ def test_rules_alone_still_work(kb) -> None:
 
 # Held-out floors (leave-one-set-out over the five sets with the default blend, minus a
 # margin of ~0.03 for knowledge-base edits; ceilings for false alarms plus ~0.03). Measured
-# 2026-11-23: dev 0.994/0.985/1.000/0.004, check 0.964/0.890/1.000/0.025,
-# extra 0.967/0.932/0.987/0.007, h1 0.920/0.824/0.992/0.041, h2 0.940/0.901/1.000/0.040.
+# 2026-11-23: dev 0.997/0.990/1.000/0.000, check 0.988/0.920/1.000/0.017,
+# extra 0.974/0.941/0.992/0.004, h1 0.925/0.830/1.000/0.032, h2 0.946/0.907/1.000/0.027.
 FLOORS = {
     "dev": {"intent_accuracy": 0.96, "topic_top1": 0.95, "safety_recall": 0.97, "false_alarm_rate": 0.04},
-    "check": {"intent_accuracy": 0.93, "topic_top1": 0.86, "safety_recall": 0.95, "false_alarm_rate": 0.06},
+    "check": {"intent_accuracy": 0.95, "topic_top1": 0.88, "safety_recall": 0.95, "false_alarm_rate": 0.05},
     "extra": {"intent_accuracy": 0.94, "topic_top1": 0.90, "safety_recall": 0.96, "false_alarm_rate": 0.04},
     "h1": {"intent_accuracy": 0.89, "topic_top1": 0.79, "safety_recall": 0.96, "false_alarm_rate": 0.07},
-    "h2": {"intent_accuracy": 0.91, "topic_top1": 0.87, "safety_recall": 0.97, "false_alarm_rate": 0.07},
+    "h2": {"intent_accuracy": 0.91, "topic_top1": 0.87, "safety_recall": 0.97, "false_alarm_rate": 0.06},
 }
 
 
