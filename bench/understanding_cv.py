@@ -39,7 +39,7 @@ from knowledge.models import KnowledgeBase  # noqa: E402
 from knowledge.understand import DEFAULT_BLEND, Blend, Models, Signals, Understander  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
-SETS = ("dev", "check", "extra", "h1", "h2")
+SETS = ("dev", "check", "extra", "h1", "h2", "h3", "h4")
 METRICS = ("intent_accuracy", "topic_top1", "safety_recall", "false_alarm_rate")
 
 __all__ = ["Fold", "leave_one_set_out", "load_sets", "random_folds", "run_fold", "write_training"]

@@ -30,7 +30,7 @@ from knowledge.triage import triage
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
 # The labelled sets, in the order bench/understanding_cv.py writes them to knowledge/training.
-SETS = ("dev", "check", "extra", "h1", "h2")
+SETS = ("dev", "check", "extra", "h1", "h2", "h3", "h4")
 
 TOY = [
     ("con tôi bị đánh", "bad"), ("bố đánh em", "bad"), ("em bị bạn đánh hội đồng", "bad"),
@@ -103,7 +103,7 @@ def test_rules_alone_still_work(kb) -> None:
     assert understander.understand("chào bạn").intent == "smalltalk"
 
 
-# Held-out floors (leave-one-set-out over the five sets with the default blend, minus a
+# Held-out floors (leave-one-set-out over the labelled sets with the default blend, minus a
 # margin of ~0.03 for knowledge-base edits; ceilings for false alarms plus ~0.03). Measured
 # 2026-11-23: dev 0.997/0.990/1.000/0.000, check 0.988/0.920/1.000/0.017,
 # extra 0.974/0.941/0.992/0.004, h1 0.925/0.830/1.000/0.032, h2 0.946/0.907/1.000/0.027.
@@ -113,6 +113,10 @@ FLOORS = {
     "extra": {"intent_accuracy": 0.94, "topic_top1": 0.90, "safety_recall": 0.96, "false_alarm_rate": 0.04},
     "h1": {"intent_accuracy": 0.89, "topic_top1": 0.79, "safety_recall": 0.96, "false_alarm_rate": 0.07},
     "h2": {"intent_accuracy": 0.91, "topic_top1": 0.87, "safety_recall": 0.97, "false_alarm_rate": 0.06},
+    # Written after the rules above were tuned, and first measured held out (trained on
+    # the other six): h3 0.875/0.859/0.970/0.070, h4 0.897/0.894/0.980/0.066.
+    "h3": {"intent_accuracy": 0.84, "topic_top1": 0.82, "safety_recall": 0.94, "false_alarm_rate": 0.10},
+    "h4": {"intent_accuracy": 0.86, "topic_top1": 0.86, "safety_recall": 0.95, "false_alarm_rate": 0.10},
 }
 
 
