@@ -186,12 +186,9 @@ class Core:
             session, channel=msg.channel, update_key=msg.update_id, now=now
         ):
             return False, 0
-        user, is_new = await core_repo.get_or_create_user(
-            session, channel=msg.channel, user_key=msg.user_id, now=now,
+        user, is_new, conv = await core_repo.get_user_and_conversation(
+            session, channel=msg.channel, chat_id=msg.chat_id, user_key=msg.user_id, now=now,
             locale=self.services.settings.locale,
-        )
-        conv = await core_repo.get_conversation(
-            session, channel=msg.channel, chat_id=msg.chat_id, user_key=msg.user_id, now=now
         )
         msg = await self._resolve_typed_button(session, msg)
         ctx = HandlerContext(

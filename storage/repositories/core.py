@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,7 +13,9 @@ from storage.models import Conversation, ProcessedUpdate, User
 
 LAST_SEEN_RESOLUTION = timedelta(minutes=5)
 
-__all__ = ["get_conversation", "get_or_create_user", "get_user", "record_update"]
+__all__ = [
+    "get_conversation", "get_or_create_user", "get_user", "get_user_and_conversation", "record_update",
+]
 
 
 # Built once: every inbound message runs these (see storage/repositories/outbox.py).
@@ -77,3 +79,41 @@ async def get_conversation(
         session.add(conv)
         await session.flush()
     return conv
+
+
+_USER_AND_CONVERSATION = (
+    select(User, Conversation)
+    .outerjoin(Conversation, and_(
+        Conversation.channel == User.channel,
+        Conversation.user_key == User.user_key,
+        Conversation.chat_id == bindparam("chat_id"),
+    ))
+    .where(User.channel == bindparam("channel"), User.user_key == bindparam("user_key"))
+)
+
+
+async def get_user_and_conversation(
+    session: AsyncSession, *, channel: str, chat_id: str, user_key: str, now: datetime,
+    locale: str = "vi",
+) -> tuple[User, bool, Conversation]:
+    """The sender and their conversation in this chat, created when missing; one
+    statement for a known user (every message needs both)."""
+    row = (await session.execute(
+        _USER_AND_CONVERSATION, {"channel": channel, "user_key": user_key, "chat_id": chat_id}
+    )).first()
+    if row is None:  # a new user: the rare path, in the plain steps
+        user, is_new = await get_or_create_user(
+            session, channel=channel, user_key=user_key, now=now, locale=locale
+        )
+        conv = await get_conversation(
+            session, channel=channel, chat_id=chat_id, user_key=user_key, now=now
+        )
+        return user, is_new, conv
+    user, conv = row[0], row[1]
+    if now - user.last_seen_at > LAST_SEEN_RESOLUTION:  # spare a write per message
+        user.last_seen_at = now
+    if conv is None:
+        conv = await get_conversation(
+            session, channel=channel, chat_id=chat_id, user_key=user_key, now=now
+        )
+    return user, False, conv
