@@ -161,6 +161,9 @@ class Blend:
     safety_threshold: float = 0.3
     # The rules' safety call is overruled only when the classifier is this sure it is not.
     veto_below: float = 0.1
+    # ... or, for a message phrased as a question, this sure (held out, the rules' alarms on
+    # questions were mostly false and raising this to 0.45 missed no safety message; 0.5 did).
+    question_veto_below: float = 0.4
     # A rule disclosure becomes an emergency when P(emergency) exceeds P(disclosure) by this
     # (above 1: never; held out, the model's emergency/disclosure split is no better than the rules').
     emergency_margin: float = 1.1
@@ -336,7 +339,8 @@ class Understander:
             return rules
         p_safe = p.get("emergency", 0.0) + p.get("disclosure", 0.0)
         reasons = rules.reasons
-        if rules.intent in _SAFETY and p_safe >= blend.veto_below:
+        veto = max(blend.veto_below, blend.question_veto_below) if _asks(sig) else blend.veto_below
+        if rules.intent in _SAFETY and p_safe >= veto:
             intent = rules.intent
             if (
                 intent == "disclosure"
