@@ -53,37 +53,22 @@ def gaps_command(
 ) -> None:
     """Questions the knowledge base could not answer with confidence (text only, no
     user id), and the 👍/👎 counts per entry — for content curators."""
-    import asyncio
+    from bot.cli_support import run_in_transaction
+    from storage.repositories import feedback as repo
 
-    from bot.cli import settings_or_exit
+    async def read(session, _settings):
+        return await repo.list_gaps(session, limit=limit), await repo.feedback_counts(session)
 
-    settings = settings_or_exit()
-
-    async def run() -> None:
-        from storage.db import create_engine, create_session_factory
-        from storage.migrate import upgrade_async
-        from storage.repositories import feedback as repo
-        from storage.uow import UnitOfWork
-
-        await upgrade_async(settings.database_url)
-        engine = create_engine(settings.database_url)
-        try:
-            async with UnitOfWork(create_session_factory(engine)) as uow:
-                gaps = await repo.list_gaps(uow.session, limit=limit)
-                votes = await repo.feedback_counts(uow.session)
-        finally:
-            await engine.dispose()
-        typer.echo(f"{len(gaps)} câu hỏi chưa có câu trả lời chắc chắn / unanswered questions:")
-        for gap in gaps:
-            when = gap.created_at.strftime("%Y-%m-%d")
-            topic = gap.best_topic or "-"
-            typer.echo(f"  {when}  [{topic} {gap.score:.2f}]  {' '.join(gap.text.split())[:200]}")
-        if votes:
-            typer.echo("Đánh giá / feedback (👍 👎):")
-            for entry_id, (up, down) in sorted(votes.items(), key=lambda kv: -kv[1][1]):
-                typer.echo(f"  {entry_id}: {up} 👍  {down} 👎")
-
-    asyncio.run(run())
+    gaps, votes = run_in_transaction(read)
+    typer.echo(f"{len(gaps)} câu hỏi chưa có câu trả lời chắc chắn / unanswered questions:")
+    for gap in gaps:
+        when = gap.created_at.strftime("%Y-%m-%d")
+        topic = gap.best_topic or "-"
+        typer.echo(f"  {when}  [{topic} {gap.score:.2f}]  {' '.join(gap.text.split())[:200]}")
+    if votes:
+        typer.echo("Đánh giá / feedback (👍 👎):")
+        for entry_id, (up, down) in sorted(votes.items(), key=lambda kv: -kv[1][1]):
+            typer.echo(f"  {entry_id}: {up} 👍  {down} 👎")
 
 
 def eval_command(

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import (
 
 from storage import sqlite_inline
 
-__all__ = ["PG_POOL_SIZE", "InvalidDatabaseURL", "create_engine", "create_session_factory", "normalize_database_url"]
+__all__ = ["PG_POOL_SIZE", "InvalidDatabaseURL", "create_engine", "dialect_of", "create_session_factory", "normalize_database_url"]
 
 # A SQLite writer waits this long for another process's write lock before "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -45,6 +45,11 @@ def normalize_database_url(url: str) -> str:
     else:
         raise InvalidDatabaseURL(f"unsupported database backend {backend!r}")
     return parsed.render_as_string(hide_password=False)
+
+
+def dialect_of(session: AsyncSession) -> str:
+    """"postgresql" or "sqlite": the backend a session runs on."""
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
 
 
 def is_sqlite(url: str) -> bool:

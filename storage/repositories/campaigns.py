@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import and_, exists, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import dialect_of
 from storage.models import OutboxMessage, User
 from storage.models.campaigns import Campaign, CampaignDelivery, Subscription
 
@@ -147,7 +148,7 @@ async def lock_campaign(session: AsyncSession, *, campaign_id: int) -> Campaign 
     """The campaign row, locked for this transaction. On PostgreSQL a campaign
     another worker is sending right now is skipped (None); SQLite has one writer."""
     query = select(Campaign).where(Campaign.id == campaign_id)
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if dialect_of(session) == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return await session.scalar(query)
 

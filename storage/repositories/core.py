@@ -9,6 +9,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import dialect_of
 from storage.models import Conversation, ProcessedUpdate, User
 
 LAST_SEEN_RESOLUTION = timedelta(minutes=5)
@@ -38,9 +39,8 @@ async def record_update(session: AsyncSession, *, channel: str, update_key: str,
 
     One INSERT … ON CONFLICT DO NOTHING: concurrent deliveries of the same update
     cannot both win, and nothing else in the transaction is disturbed."""
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     result = await session.execute(
-        _RECORD_UPDATE[dialect], {"channel": channel, "update_key": update_key, "received_at": now}
+        _RECORD_UPDATE[dialect_of(session)], {"channel": channel, "update_key": update_key, "received_at": now}
     )
     return bool(result.rowcount)
 

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import dialect_of
 from storage.models.core import OutboxMessage
 from storage.models.hotline import Case, CaseEvent, CaseTimer, Commune, InviteCode, Officer
 
@@ -236,7 +237,7 @@ async def claim_timer(session: AsyncSession, *, timer_id: int, now: datetime) ->
     The conditional UPDATE is what makes every escalation happen exactly once. On
     PostgreSQL the row is first taken with FOR UPDATE SKIP LOCKED, so a worker
     passes over a timer another worker is firing instead of waiting for its commit."""
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if dialect_of(session) == "postgresql":
         free = await session.scalar(
             select(CaseTimer.id)
             .where(CaseTimer.id == timer_id, CaseTimer.fired_at.is_(None),

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from storage.db import dialect_of
 from storage.models import ChatMenu, OutboxMessage
 
 __all__ = [
@@ -46,10 +47,6 @@ def _upsert_menu(insert_fn):
 
 
 _UPSERT_MENU = {"postgresql": _upsert_menu(pg_insert), "sqlite": _upsert_menu(sqlite_insert)}
-
-
-def dialect_of(session: AsyncSession) -> str:
-    return session.bind.dialect.name if session.bind is not None else "sqlite"
 
 
 async def enqueue(

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import dialect_of
 from storage.models.hotline import Officer
 from storage.models.plans import (
     Occurrence,
@@ -118,7 +119,7 @@ async def candidate_occurrences(
     )
     if to_day is not None:
         query = query.where(Occurrence.due_date <= to_day)
-    if lock and session.bind is not None and session.bind.dialect.name == "postgresql":
+    if lock and dialect_of(session) == "postgresql":
         query = query.with_for_update(skip_locked=True, of=Occurrence)
     return [(o, t, p) for o, t, p in (await session.execute(query)).all()]
 
@@ -228,7 +229,7 @@ async def record_step(
         occurrence_key=occurrence_key, occurrence_id=occurrence_id, officer_id=officer_id,
         step=step, status=status, slot=slot, at=now,
     )
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    dialect = dialect_of(session)
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     stmt = (
         insert(ReminderSent).values(**values)
