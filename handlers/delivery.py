@@ -14,11 +14,9 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import update
-
 from handlers.clock import Clock
 from handlers.messages import Button, DeliveryError, Outbound, SendResult
-from storage.models import OutboxMessage, User
+from storage.repositories import core as core_repo
 from storage.repositories import outbox as outbox_repo
 from storage.uow import UnitOfWork
 
@@ -133,17 +131,9 @@ class Dispatcher:
                 return
 
     async def _defer(self, ids: list[int], at: datetime) -> None:
-        if not ids:
-            return
-        async with self.uow_factory() as uow:
-            await uow.session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_(ids), OutboxMessage.lease_owner == self.owner,
-                       OutboxMessage.status == "sending")
-                # Not tried: give back the attempt the claim counted.
-                .values(status="pending", next_attempt_at=at, lease_until=None,
-                        attempts=OutboxMessage.attempts - 1)
-            )
+        if ids:
+            async with self.uow_factory() as uow:
+                await outbox_repo.defer(uow.session, ids, owner=self.owner, at=at)
 
     async def _deliver(self, out: Outbound, attempts: int) -> datetime | None:
         """Send one message; returns when it will be retried (None: sent or dropped)."""
@@ -194,11 +184,8 @@ class Dispatcher:
             if err.permanent or attempts >= self.max_attempts:
                 await outbox_repo.mark_dead(uow.session, out.id, owner=self.owner, error=err.reason)
                 if err.blocked and out.user_key:
-                    await uow.session.execute(
-                        update(User)
-                        .where(User.channel == out.channel, User.user_key == out.user_key)
-                        .values(blocked=True)
-                    )
+                    await core_repo.mark_blocked(uow.session, channel=out.channel,
+                                                 user_key=out.user_key)
                 log.warning("message %s to %s dropped: %s", out.id, out.channel, err.reason)
                 return None
             delay = err.retry_after if err.retry_after is not None else backoff(attempts)

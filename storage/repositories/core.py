@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +15,8 @@ from storage.models import Conversation, ProcessedUpdate, User
 LAST_SEEN_RESOLUTION = timedelta(minutes=5)
 
 __all__ = [
-    "get_conversation", "get_or_create_user", "get_user", "get_user_and_conversation", "record_update",
+    "get_conversation", "get_or_create_user", "get_user", "get_user_and_conversation", "mark_blocked",
+    "record_update",
 ]
 
 
@@ -117,3 +118,10 @@ async def get_user_and_conversation(
             session, channel=channel, chat_id=chat_id, user_key=user_key, now=now
         )
     return user, False, conv
+
+
+async def mark_blocked(session: AsyncSession, *, channel: str, user_key: str) -> None:
+    """The user blocked the bot: nothing more is sent to them."""
+    await session.execute(
+        update(User).where(User.channel == channel, User.user_key == user_key).values(blocked=True)
+    )

@@ -20,6 +20,7 @@ from storage.models import ChatMenu, OutboxMessage
 
 __all__ = [
     "claim_due",
+    "defer",
     "enqueue",
     "mark_dead",
     "mark_retry",
@@ -233,6 +234,17 @@ async def mark_retry(
     return await _owned(
         session, msg_id, owner,
         {"status": "pending", "next_attempt_at": at, "lease_until": None, "last_error": error[:300]},
+    )
+
+
+async def defer(session: AsyncSession, ids: Sequence[int], *, owner: str, at: datetime) -> None:
+    """Give claimed messages back, untried, until `at` (their attempt is not counted)."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(list(ids)), OutboxMessage.lease_owner == owner,
+               OutboxMessage.status == "sending")
+        .values(status="pending", next_attempt_at=at, lease_until=None,
+                attempts=OutboxMessage.attempts - 1)
     )
 
 
