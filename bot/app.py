@@ -6,6 +6,7 @@ import functools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -56,19 +57,22 @@ class App:
 
 
 @functools.cache
-def _knowledge(locale: str) -> tuple[Any, Any]:
-    # Read-only and costly to build (the models train at load): one per process and
-    # locale, shared by every app the process builds (tests, `bvte ask --jsonl`).
+def knowledge_for(locale: str, cache_dir: Path | None = None) -> tuple[Any, Any]:
+    """The knowledge base and its understander for a locale.
+
+    Read-only and costly to build (the models train at load unless cached in
+    ``cache_dir``): one per process and locale, shared by every app the process
+    builds (tests, `bvte ask --jsonl`)."""
     from knowledge.loader import load_knowledge_base
     from knowledge.understand import Understander
 
     kb = load_knowledge_base(locale=locale)
-    return kb, Understander(kb)
+    return kb, Understander(kb, cache_dir=cache_dir)
 
 
-def load_knowledge(services: Services) -> None:
+def load_knowledge(services: Services, cache_dir: Path | None = None) -> None:
     """Load the curated knowledge base and its understanding into the services."""
-    kb, understander = _knowledge(services.settings.locale)
+    kb, understander = knowledge_for(services.settings.locale, cache_dir)
     services.extras["kb"] = kb
     services.understand = understander.understand
 
@@ -103,7 +107,7 @@ async def build_app(
     cipher = Cipher(services.extras["secret_key"])
     services.extras["cipher"] = cipher
     if with_knowledge:
-        load_knowledge(services)
+        load_knowledge(services, settings.model_cache_path)
     router = Router("bvte")
     for feature in FEATURES:
         router.include(feature.router)

@@ -77,14 +77,16 @@ def eval_command(
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if a target is missed.")] = False,
 ) -> None:
     """Evaluate intent and topic understanding on FILE and print the metrics."""
+    from bot.app import knowledge_for
+    from bot.config import load_settings
     from knowledge.evaluation import evaluate, read_jsonl
-    from knowledge.loader import load_knowledge_base
-    from knowledge.understand import Understander
 
     if not file.exists():
         typer.echo(f"{file}: not found", err=True)
         raise typer.Exit(2)
-    report = evaluate(read_jsonl(file), Understander(load_knowledge_base()))
+    settings = load_settings()
+    _kb, understander = knowledge_for(settings.locale, settings.model_cache_path)
+    report = evaluate(read_jsonl(file), understander)
     if json_out:
         typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
     else:

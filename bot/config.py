@@ -47,6 +47,20 @@ class Settings(BaseSettings):
     tick_seconds: float = Field(default=5.0, gt=0)
     # Days before a plan task's due date when its owners are reminded.
     plan_reminder_offsets: str = "14,7,3,1,0"
+    # Where the trained understanding models are cached between starts: "auto" is
+    # $XDG_CACHE_HOME/bvte (~/.cache/bvte), "off" trains at every start.
+    model_cache_dir: str = "auto"
+
+    @property
+    def model_cache_path(self) -> Path | None:
+        value = self.model_cache_dir.strip()
+        if value.lower() in {"", "off", "none", "0"}:
+            return None
+        if value.lower() == "auto":
+            from knowledge.model_cache import default_cache_dir
+
+            return default_cache_dir()
+        return Path(value).expanduser()
 
     @field_validator("plan_reminder_offsets")
     @classmethod

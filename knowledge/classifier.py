@@ -29,6 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
+from typing import Any
 
 from knowledge.models import KnowledgeBase
 from knowledge.normalize import normalize
@@ -145,6 +146,13 @@ class SoftmaxModel:
     def __len__(self) -> int:
         return sum(len(w) for w in self.weights)
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"classes": list(self.classes), "weights": self.weights}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SoftmaxModel:
+        return cls(data["classes"], data["weights"])
+
 
 class NaiveBayesModel:
     """Multinomial naive Bayes (Laplace smoothing) with a temperature on the log odds.
@@ -167,15 +175,13 @@ class NaiveBayesModel:
         index = {c: i for i, c in enumerate(self.classes)}
         counts: list[dict[str, int]] = [{} for _ in self.classes]
         docs = [0 for _ in self.classes]
-        vocab: set[str] = set()
         for feats, label in data:
             k = index[label]
             docs[k] += 1
             bucket = counts[k]
             for f in feats:
                 bucket[f] = bucket.get(f, 0) + 1
-            vocab.update(feats)
-        size = len(vocab) or 1
+        size = len({f for bucket in counts for f in bucket}) or 1
         total_docs = sum(docs) or 1
         for k, bucket in enumerate(counts):
             denom = sum(bucket.values()) + self.alpha * size
@@ -184,7 +190,12 @@ class NaiveBayesModel:
             self.weights[k] = {f: math.log((n + self.alpha) / denom) - unseen for f, n in bucket.items()}
             # A flattened prior: topics with few examples are not rarer in real use.
             self.prior[k] = 0.3 * math.log((docs[k] + 1) / (total_docs + len(self.classes)))
-        self.vocab = frozenset(vocab)
+        self._index()
+        return self
+
+    def _index(self) -> None:
+        # Every feature seen in training has a weight with the class it was seen with.
+        self.vocab = frozenset(f for weights in self.weights for f in weights)
         # Feature -> (class, weight) pairs: a message touches only the classes that saw
         # each of its features (20 topics x ~300 features per long message otherwise).
         inverted: dict[str, list[tuple[int, float]]] = {}
@@ -192,7 +203,19 @@ class NaiveBayesModel:
             for f, v in weights.items():
                 inverted.setdefault(f, []).append((k, v))
         self.inverted = {f: tuple(pairs) for f, pairs in inverted.items()}
-        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"classes": list(self.classes), "alpha": self.alpha, "temperature": self.temperature,
+                "weights": self.weights, "unseen": self.unseen, "prior": self.prior}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NaiveBayesModel:
+        model = cls(data["classes"], alpha=data["alpha"], temperature=data["temperature"])
+        model.weights = [dict(w) for w in data["weights"]]
+        model.unseen = [float(v) for v in data["unseen"]]
+        model.prior = [float(v) for v in data["prior"]]
+        model._index()
+        return model
 
     def proba_features(self, feats: Sequence[str]) -> dict[str, float]:
         vocab = self.vocab

@@ -12,8 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
+from knowledge import model_cache
 from knowledge.classifier import (
     Example,
     NaiveBayesModel,
@@ -194,14 +196,40 @@ class Models:
     topic: NaiveBayesModel | None = None
 
     @classmethod
-    def train(cls, kb: KnowledgeBase, examples: Sequence[Example] | None = None) -> Models:
-        """Train both models on the labelled messages and the knowledge-base questions."""
+    def train(
+        cls, kb: KnowledgeBase, examples: Sequence[Example] | None = None, *, cache_dir: Path | None = None
+    ) -> Models:
+        """Train both models on the labelled messages and the knowledge-base questions
+        (or load them from ``cache_dir`` when the same data and code trained them before)."""
         labelled = list(load_examples() if examples is None else examples)
         everything = [*labelled, *kb_examples(kb)]
         topics = [t for t in TOPICS if t in kb.by_topic]
-        return cls(
+        key = ""
+        if cache_dir is not None:
+            key = model_cache.fingerprint(((e.text, e.intent, e.topic) for e in everything), INTENTS, topics)
+            cached = model_cache.load(cache_dir, key)
+            if cached is not None:
+                return cls.from_dict(cached)
+        models = cls(
             intent=train_intent_model(everything, INTENTS),
             topic=train_topic_model(everything, topics) if topics else None,
+        )
+        if cache_dir is not None:
+            model_cache.save(cache_dir, key, models.to_dict())
+        return models
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "intent": None if self.intent is None else self.intent.to_dict(),
+            "topic": None if self.topic is None else self.topic.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Models:
+        intent, topic = data.get("intent"), data.get("topic")
+        return cls(
+            intent=None if intent is None else SoftmaxModel.from_dict(intent),
+            topic=None if topic is None else NaiveBayesModel.from_dict(topic),
         )
 
 
@@ -218,6 +246,7 @@ class Understander:
         models: Models | None = None,
         blend: Blend = DEFAULT_BLEND,
         learned: bool = True,
+        cache_dir: Path | None = None,
     ) -> None:
         self.kb = kb
         self.index = KnowledgeIndex(kb.entries)
@@ -226,7 +255,7 @@ class Understander:
         self.k = k
         self.blend = blend
         if models is None:
-            models = Models.train(kb) if learned and kb.entries else Models()
+            models = Models.train(kb, cache_dir=cache_dir) if learned and kb.entries else Models()
         self.models = models
 
     # -- the rules alone (triage, retrieval, topic heuristics) -----------------------------
