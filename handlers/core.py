@@ -102,6 +102,23 @@ async def dispatch(router: Router, msg: Inbound, ctx: HandlerContext) -> list[Re
     return await handler(msg, ctx)
 
 
+def _may_be_typed_button(msg: Inbound) -> bool:
+    """A typed text that may be a button's label or number (the chat's menu decides)."""
+    return (
+        msg.button is None and msg.kind == "text" and bool(msg.text) and not msg.command
+        and len(msg.text) <= 80
+    )
+
+
+def _resolve_typed_button(msg: Inbound, menu: list[list[str]]) -> Inbound:
+    if not menu or not _may_be_typed_button(msg):
+        return msg
+    data = resolve_label(menu, msg.text or "", numbered=msg.numbered_menus)
+    if data is None:
+        return msg
+    return dataclasses.replace(msg, button=data, kind="button")
+
+
 class Core:
     def __init__(
         self,
@@ -182,39 +199,31 @@ class Core:
     async def _process(self, session, msg: Inbound) -> tuple[bool, int]:
         """One message inside the caller's transaction: (not a duplicate, messages queued)."""
         now = self.services.clock.now()
-        if msg.update_id is not None and not await core_repo.record_update(
-            session, channel=msg.channel, update_key=msg.update_id, now=now
-        ):
-            return False, 0
-        user, is_new, conv = await core_repo.get_user_and_conversation(
-            session, channel=msg.channel, chat_id=msg.chat_id, user_key=msg.user_id, now=now,
-            locale=self.services.settings.locale,
+        start = await session.run_sync(
+            core_repo.start_message, channel=msg.channel, chat_id=msg.chat_id,
+            user_key=msg.user_id, update_key=msg.update_id, now=now,
+            locale=self.services.settings.locale, want_menu=_may_be_typed_button(msg),
         )
-        msg = await self._resolve_typed_button(session, msg)
+        if start is None:  # a redelivered update
+            return False, 0
+        msg = _resolve_typed_button(msg, start.menu)
         ctx = HandlerContext(
-            session=session, services=self.services, user=user, conv=conv, is_new_user=is_new
+            session=session, services=self.services, user=start.user, conv=start.conv,
+            is_new_user=start.is_new,
         )
         replies = await dispatch(self.router, msg, ctx)
+        if replies:
+            await session.run_sync(self._enqueue_replies, msg, replies, now)
+        return True, len(replies) + ctx.queued
+
+    @staticmethod
+    def _enqueue_replies(session, msg: Inbound, replies: list[Reply], now) -> None:
         for reply in replies:
-            await outbox_repo.enqueue(
+            outbox_repo.enqueue_sync(
                 session, channel=msg.channel, chat_id=msg.chat_id, user_key=msg.user_id,
                 text=reply.text, buttons=reply.buttons, kind="reply",
                 priority=REPLY_PRIORITY, now=now,
             )
-        return True, len(replies) + ctx.queued
-
-    async def _resolve_typed_button(self, session, msg: Inbound) -> Inbound:
-        if msg.button is not None or msg.kind != "text" or not msg.text or msg.command:
-            return msg
-        if len(msg.text) > 80:
-            return msg
-        menu = await outbox_repo.get_menu(session, channel=msg.channel, chat_id=msg.chat_id)
-        if not menu:
-            return msg
-        data = resolve_label(menu, msg.text, numbered=msg.numbered_menus)
-        if data is None:
-            return msg
-        return dataclasses.replace(msg, button=data, kind="button")
 
     async def _answer_error(self, msg: Inbound, now) -> int:
         from handlers.texts import t

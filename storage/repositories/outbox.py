@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from storage.db import dialect_of
 from storage.models import ChatMenu, OutboxMessage
@@ -22,6 +22,7 @@ __all__ = [
     "claim_due",
     "defer",
     "enqueue",
+    "enqueue_sync",
     "mark_dead",
     "mark_retry",
     "mark_sent",
@@ -65,18 +66,42 @@ async def enqueue(
     not_before: datetime | None = None,
 ) -> bool:
     """Add a message; with a dedupe_key already queued, do nothing (returns False)."""
+    # One hop to the database's side for the statements (see enqueue_sync).
+    return await session.run_sync(
+        enqueue_sync, channel=channel, chat_id=chat_id, text=text, buttons=buttons,
+        user_key=user_key, kind=kind, priority=priority, dedupe_key=dedupe_key, now=now,
+        not_before=not_before,
+    )
+
+
+def enqueue_sync(
+    session: Session,
+    *,
+    channel: str,
+    chat_id: str,
+    text: str,
+    buttons: Sequence[object] = (),
+    user_key: str | None = None,
+    kind: str = "reply",
+    priority: int = 5,
+    dedupe_key: str | None = None,
+    now: datetime,
+    not_before: datetime | None = None,
+) -> bool:
+    """`enqueue` on the synchronous session, for `AsyncSession.run_sync`: the dedupe
+    check, the insert and the menu upsert cost one greenlet hop, not one each."""
     if dedupe_key is not None:
-        if await session.scalar(_DEDUPED, {"dedupe_key": dedupe_key}) is not None:
+        if session.scalar(_DEDUPED, {"dedupe_key": dedupe_key}) is not None:
             return False
     pairs = [[b.label, b.data] for b in buttons]  # type: ignore[attr-defined]
-    await session.execute(_INSERT_OUTBOX, {
+    session.execute(_INSERT_OUTBOX, {
         "channel": channel, "chat_id": chat_id, "user_key": user_key, "text": text,
         "buttons": pairs, "kind": kind, "priority": priority, "dedupe_key": dedupe_key,
         "status": "pending", "attempts": 0, "next_attempt_at": not_before or now,
         "created_at": now,
     })
     if pairs:
-        await set_menu(session, channel=channel, chat_id=chat_id, buttons=pairs, now=now)
+        _set_menu(session, channel=channel, chat_id=chat_id, buttons=pairs, now=now)
     return True
 
 
@@ -84,7 +109,13 @@ async def set_menu(
     session: AsyncSession, *, channel: str, chat_id: str, buttons: list[list[str]], now: datetime
 ) -> None:
     """Remember the chat's latest buttons (one upsert statement)."""
-    await session.execute(
+    await session.run_sync(_set_menu, channel=channel, chat_id=chat_id, buttons=buttons, now=now)
+
+
+def _set_menu(
+    session: Session, *, channel: str, chat_id: str, buttons: list[list[str]], now: datetime
+) -> None:
+    session.execute(
         _UPSERT_MENU[dialect_of(session)],
         {"channel": channel, "chat_id": chat_id, "buttons": buttons, "updated_at": now},
     )

@@ -11,7 +11,7 @@ from sqlalchemy import inspect, select
 
 from handlers.clock import SimClock
 from handlers.delivery import Dispatcher
-from handlers.messages import DeliveryError, Outbound, SendResult
+from handlers.messages import Button, DeliveryError, Outbound, SendResult
 from storage.db import create_engine, create_session_factory
 from storage.migrate import downgrade_base, upgrade_async
 from storage.models import OutboxMessage, User
@@ -68,6 +68,29 @@ async def test_update_ledger_rejects_repeats(factory):
     async with factory() as uow:
         assert not await core_repo.record_update(uow.session, channel="t", update_key="9", now=T0)
         assert await core_repo.record_update(uow.session, channel="z", update_key="9", now=T0)
+
+
+async def test_start_message_records_loads_and_creates(factory):
+    def start(session, update_key, chat_id="c1", want_menu=True):
+        return core_repo.start_message(
+            session, channel="t", chat_id=chat_id, user_key="u1", update_key=update_key,
+            now=T0, want_menu=want_menu,
+        )
+
+    async with factory() as uow:  # a new user: user and conversation created together
+        await outbox_repo.enqueue(uow.session, channel="t", chat_id="c1", text="menu",
+                                  buttons=[Button("Một", "one")], now=T0)
+        first = await uow.session.run_sync(start, "k1")
+        assert first is not None and first.is_new and first.conv.id is not None
+        assert first.user.id is not None and first.menu == [["Một", "one"]]
+    async with factory() as uow:
+        assert await uow.session.run_sync(start, "k1") is None  # a redelivery
+        again = await uow.session.run_sync(start, "k2")
+        assert again is not None and not again.is_new and again.conv.id == first.conv.id
+        assert again.menu == [["Một", "one"]]
+        other = await uow.session.run_sync(start, "k3", "c2")  # a new chat, no menu yet
+        assert other is not None and not other.is_new and other.conv.id != first.conv.id
+        assert other.menu == []
 
 
 async def test_outbox_dedupe_key(factory):
