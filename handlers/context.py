@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.clock import Clock
 from handlers.messages import Button, Reply
 from handlers.texts import t as _t
-from storage.models import Conversation, User
 from storage.repositories import outbox as outbox_repo
+from storage.repositories.core import ConversationRecord, UserRecord
 
 if TYPE_CHECKING:
     from handlers.understanding import Understanding
@@ -51,8 +51,8 @@ class HandlerContext:
         *,
         session: AsyncSession,
         services: Services,
-        user: User,
-        conv: Conversation,
+        user: UserRecord,
+        conv: ConversationRecord,
         is_new_user: bool = False,
     ) -> None:
         self.session = session
@@ -62,6 +62,8 @@ class HandlerContext:
         self.is_new_user = is_new_user
         self.now: datetime = services.clock.now()
         self.queued = 0
+        # The conversation's state changed: the core writes it with the replies.
+        self.state_changed = False
         self._understanding: dict[str, Understanding] = {}
 
     # -- phrases -------------------------------------------------------------
@@ -89,15 +91,18 @@ class HandlerContext:
         """Enter `state`, replacing the state data (None clears both)."""
         if state is None and self.conv.state is None and not self.conv.data:
             return  # already clear: spare the write
-        self.conv.state = state
-        self.conv.data = dict(data) if state else {}
-        self.conv.updated_at = self.now
+        self._change_state(state, dict(data) if state else {})
 
     def update_data(self, **data: Any) -> None:
         merged = dict(self.conv.data or {})
         merged.update(data)
-        self.conv.data = merged  # a new dict, so SQLAlchemy sees the change
-        self.conv.updated_at = self.now
+        self._change_state(self.conv.state, merged)
+
+    def _change_state(self, state: str | None, data: dict[str, Any]) -> None:
+        # A plain record: Core.handle writes it back (core_repo.save_conversation).
+        conv = self.conv
+        conv.state, conv.data, conv.updated_at = state, data, self.now
+        self.state_changed = True
 
     # -- understanding ----------------------------------------------------------
     def understand(self, text: str) -> Understanding:

@@ -212,12 +212,17 @@ class Core:
             is_new_user=start.is_new,
         )
         replies = await dispatch(self.router, msg, ctx)
-        if replies:
-            await session.run_sync(self._enqueue_replies, msg, replies, now)
+        if replies or ctx.state_changed or ctx.user.changes():
+            await session.run_sync(self._finish, msg, ctx, replies, now)
         return True, len(replies) + ctx.queued
 
     @staticmethod
-    def _enqueue_replies(session, msg: Inbound, replies: list[Reply], now) -> None:
+    def _finish(session, msg: Inbound, ctx: HandlerContext, replies: list[Reply], now) -> None:
+        """What the handler changed of the sender and their conversation, and the
+        replies, in one hop."""
+        core_repo.save_user(session, ctx.user)
+        if ctx.state_changed:
+            core_repo.save_conversation(session, ctx.conv)
         for reply in replies:
             outbox_repo.enqueue_sync(
                 session, channel=msg.channel, chat_id=msg.chat_id, user_key=msg.user_id,

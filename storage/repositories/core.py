@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,8 +18,8 @@ from storage.models import ChatMenu, Conversation, ProcessedUpdate, User
 LAST_SEEN_RESOLUTION = timedelta(minutes=5)
 
 __all__ = [
-    "MessageStart", "get_conversation", "get_or_create_user", "get_user", "get_user_and_conversation",
-    "mark_blocked", "record_update", "start_message",
+    "ConversationRecord", "MessageStart", "UserRecord", "get_conversation", "get_or_create_user", "get_user", "get_user_and_conversation",
+    "mark_blocked", "record_update", "save_conversation", "save_user", "start_message",
 ]
 
 
@@ -121,19 +123,71 @@ async def get_user_and_conversation(
     return user, False, conv
 
 
+_USERS = User.__table__
+_CONVERSATIONS = Conversation.__table__
+_MENUS = ChatMenu.__table__
+_USER_COLUMNS = ("id", "channel", "user_key", "locale", "commune_slug", "blocked", "first_seen_at",
+                 "last_seen_at")
 _START = (
-    select(User, Conversation, ChatMenu.buttons)
-    .outerjoin(Conversation, and_(
-        Conversation.channel == User.channel,
-        Conversation.user_key == User.user_key,
-        Conversation.chat_id == bindparam("chat_id"),
-    ))
-    .outerjoin(ChatMenu, and_(ChatMenu.channel == User.channel, ChatMenu.chat_id == bindparam("chat_id")))
-    .where(User.channel == bindparam("channel"), User.user_key == bindparam("user_key"))
+    select(
+        *(_USERS.c[name] for name in _USER_COLUMNS),
+        _CONVERSATIONS.c.id.label("conv_id"), _CONVERSATIONS.c.state, _CONVERSATIONS.c.data,
+        _CONVERSATIONS.c.updated_at, _MENUS.c.buttons,
+    )
+    .select_from(
+        _USERS.outerjoin(_CONVERSATIONS, and_(
+            _CONVERSATIONS.c.channel == _USERS.c.channel,
+            _CONVERSATIONS.c.user_key == _USERS.c.user_key,
+            _CONVERSATIONS.c.chat_id == bindparam("chat_id"),
+        )).outerjoin(_MENUS, and_(
+            _MENUS.c.channel == _USERS.c.channel, _MENUS.c.chat_id == bindparam("chat_id"),
+        ))
+    )
+    .where(_USERS.c.channel == bindparam("channel"), _USERS.c.user_key == bindparam("user_key"))
 )
-_MENU = select(ChatMenu.buttons).where(
-    ChatMenu.channel == bindparam("channel"), ChatMenu.chat_id == bindparam("chat_id")
+_MENU = select(_MENUS.c.buttons).where(
+    _MENUS.c.channel == bindparam("channel"), _MENUS.c.chat_id == bindparam("chat_id")
 )
+_INSERT_USER = insert(_USERS)
+_INSERT_CONVERSATION = insert(_CONVERSATIONS)
+
+
+class UserRecord:
+    """The sender as the core hands it to handlers: a plain object (loading an ORM
+    object per message cost more than the select itself). What a handler changes
+    (say commune_slug) is written back by `save_user`."""
+
+    __slots__ = (*_USER_COLUMNS, "_loaded")
+
+    def __init__(self, **values: object) -> None:
+        for name in _USER_COLUMNS:
+            setattr(self, name, values[name])
+        self._loaded = tuple(values[name] for name in _USER_COLUMNS)
+
+    def changes(self) -> dict[str, object]:
+        return {
+            name: getattr(self, name)
+            for name, loaded in zip(_USER_COLUMNS, self._loaded, strict=True)
+            if getattr(self, name) != loaded
+        }
+
+    def __repr__(self) -> str:
+        return f"UserRecord(id={self.id}, channel={self.channel!r})"
+
+
+class ConversationRecord:
+    """A conversation as a plain object; HandlerContext changes it and the core writes
+    it back with `save_conversation`."""
+
+    __slots__ = ("channel", "chat_id", "data", "id", "state", "updated_at", "user_key")
+
+    def __init__(self, *, id: int, channel: str, chat_id: str, user_key: str, state: str | None,
+                 data: dict[str, Any], updated_at: datetime) -> None:
+        self.id, self.channel, self.chat_id, self.user_key = id, channel, chat_id, user_key
+        self.state, self.data, self.updated_at = state, data, updated_at
+
+    def __repr__(self) -> str:
+        return f"ConversationRecord(id={self.id}, state={self.state!r})"
 
 
 class MessageStart:
@@ -141,8 +195,20 @@ class MessageStart:
 
     __slots__ = ("conv", "is_new", "menu", "user")
 
-    def __init__(self, user: User, is_new: bool, conv: Conversation, menu: list[list[str]]) -> None:
+    def __init__(self, user: UserRecord, is_new: bool, conv: ConversationRecord,
+                 menu: list[list[str]]) -> None:
         self.user, self.is_new, self.conv, self.menu = user, is_new, conv, menu
+
+
+def _new_conversation(conn, *, channel: str, chat_id: str, user_key: str, now: datetime):
+    result = conn.execute(_INSERT_CONVERSATION, {
+        "channel": channel, "chat_id": chat_id, "user_key": user_key, "state": None, "data": {},
+        "updated_at": now,
+    })
+    return ConversationRecord(
+        id=result.inserted_primary_key[0], channel=channel, chat_id=chat_id, user_key=user_key,
+        state=None, data={}, updated_at=now,
+    )
 
 
 def start_message(
@@ -153,43 +219,81 @@ def start_message(
     for `AsyncSession.run_sync` (one hop to the database's side for all of them):
     record the update id (None when it was a redelivery), then load the sender, their
     conversation in this chat and the chat's menu (`want_menu`), creating what is
-    missing. A known user takes one select for all three."""
+    missing. A known user takes one select for all three.
+
+    Users and conversations are read and written here with prebuilt Core statements
+    on the session's connection, as plain records: no other code maps them."""
+    conn = session.connection()
     if update_key is not None:
-        recorded = session.execute(
-            _RECORD_UPDATE[dialect_of(session)],
+        recorded = conn.execute(
+            _RECORD_UPDATE[conn.dialect.name],
             {"channel": channel, "update_key": update_key, "received_at": now},
         )
         if not recorded.rowcount:
             return None
-    row = session.execute(
+    row = conn.execute(
         _START, {"channel": channel, "user_key": user_key, "chat_id": chat_id}
     ).first()
     if row is None:
-        # A new user. A conversation is only ever created after its user (below and in
-        # get_user_and_conversation), so there is none to look for: both in one flush.
-        user = User(
-            channel=channel, user_key=user_key, locale=locale, first_seen_at=now,
-            last_seen_at=now, blocked=False,
-        )
-        conv = Conversation(
-            channel=channel, chat_id=chat_id, user_key=user_key, state=None, data={},
-            updated_at=now,
-        )
-        session.add_all((user, conv))
-        session.flush()
-        menu = session.scalar(_MENU, {"channel": channel, "chat_id": chat_id}) if want_menu else None
-        return MessageStart(user, True, conv, list(menu) if menu else [])
-    user, conv, menu = row[0], row[1], row[2]
+        # A new user. A conversation is only ever created after its user (here and in
+        # get_user_and_conversation), so there is none to look for.
+        values: dict[str, Any] = {
+            "channel": channel, "user_key": user_key, "locale": locale, "commune_slug": None,
+            "blocked": False, "first_seen_at": now, "last_seen_at": now,
+        }
+        values["id"] = conn.execute(_INSERT_USER, values).inserted_primary_key[0]
+        conv = _new_conversation(conn, channel=channel, chat_id=chat_id, user_key=user_key, now=now)
+        menu = conn.execute(_MENU, {"channel": channel, "chat_id": chat_id}).scalar() if want_menu else None
+        return MessageStart(UserRecord(**values), True, conv, list(menu) if menu else [])
+    user = UserRecord(**{name: row[index] for index, name in enumerate(_USER_COLUMNS)})
     if now - user.last_seen_at > LAST_SEEN_RESOLUTION:  # spare a write per message
         user.last_seen_at = now
-    if conv is None:
-        conv = Conversation(
-            channel=channel, chat_id=chat_id, user_key=user_key, state=None, data={},
-            updated_at=now,
+    if row.conv_id is None:
+        conv = _new_conversation(conn, channel=channel, chat_id=chat_id, user_key=user_key, now=now)
+    else:
+        conv = ConversationRecord(
+            id=row.conv_id, channel=channel, chat_id=chat_id, user_key=user_key, state=row.state,
+            data=row.data if row.data is not None else {}, updated_at=row.updated_at,
         )
-        session.add(conv)
-        session.flush()
-    return MessageStart(user, False, conv, list(menu) if menu else [])
+    return MessageStart(user, False, conv, list(row.buttons) if row.buttons else [])
+
+
+_SAVE_CONVERSATION = (
+    update(_CONVERSATIONS)
+    .where(_CONVERSATIONS.c.id == bindparam("b_id"))
+    .values(state=bindparam("b_state"), data=bindparam("b_data"), updated_at=bindparam("b_at"))
+)
+
+
+def save_conversation(session: Session, conv: ConversationRecord) -> None:
+    """Write a conversation's state, data and time as the record holds them."""
+    session.connection().execute(
+        _SAVE_CONVERSATION,
+        {"b_id": conv.id, "b_state": conv.state, "b_data": conv.data, "b_at": conv.updated_at},
+    )
+
+
+@functools.cache
+def _update_user(columns: tuple[str, ...]):
+    return (
+        update(_USERS)
+        .where(_USERS.c.id == bindparam("b_id"))
+        .values({name: bindparam(f"b_{name}") for name in columns})
+    )
+
+
+def save_user(session: Session, user: UserRecord) -> bool:
+    """Write the columns of the sender that changed since they were loaded (none: no
+    statement); True when something was written."""
+    changes = user.changes()
+    if not changes:
+        return False
+    columns = tuple(sorted(changes))
+    params = {f"b_{name}": value for name, value in changes.items()}
+    params["b_id"] = user.id
+    session.connection().execute(_update_user(columns), params)
+    user._loaded = tuple(getattr(user, name) for name in _USER_COLUMNS)
+    return True
 
 
 async def mark_blocked(session: AsyncSession, *, channel: str, user_key: str) -> None:

@@ -94,7 +94,8 @@ def enqueue_sync(
         if session.scalar(_DEDUPED, {"dedupe_key": dedupe_key}) is not None:
             return False
     pairs = [[b.label, b.data] for b in buttons]  # type: ignore[attr-defined]
-    session.execute(_INSERT_OUTBOX, {
+    # Core statements on the session's connection: nothing in the session maps these rows.
+    session.connection().execute(_INSERT_OUTBOX, {
         "channel": channel, "chat_id": chat_id, "user_key": user_key, "text": text,
         "buttons": pairs, "kind": kind, "priority": priority, "dedupe_key": dedupe_key,
         "status": "pending", "attempts": 0, "next_attempt_at": not_before or now,
@@ -115,8 +116,9 @@ async def set_menu(
 def _set_menu(
     session: Session, *, channel: str, chat_id: str, buttons: list[list[str]], now: datetime
 ) -> None:
-    session.execute(
-        _UPSERT_MENU[dialect_of(session)],
+    conn = session.connection()
+    conn.execute(
+        _UPSERT_MENU[conn.dialect.name],
         {"channel": channel, "chat_id": chat_id, "buttons": buttons, "updated_at": now},
     )
     cached = session.identity_map.get(session.identity_key(ChatMenu, (channel, chat_id)))

@@ -93,6 +93,30 @@ async def test_start_message_records_loads_and_creates(factory):
         assert other.menu == []
 
 
+async def test_records_written_back(factory):
+    def start(session):
+        return core_repo.start_message(
+            session, channel="t", chat_id="c9", user_key="u9", update_key=None, now=T0
+        )
+
+    async with factory() as uow:
+        first = await uow.session.run_sync(start)
+        assert first is not None and not first.user.changes()
+        first.user.commune_slug = "xa-a"
+        first.conv.state, first.conv.data = "ask", {"n": 1}
+        assert first.user.changes() == {"commune_slug": "xa-a"}
+        await uow.session.run_sync(core_repo.save_user, first.user)
+        await uow.session.run_sync(core_repo.save_conversation, first.conv)
+        assert not first.user.changes()
+    async with factory() as uow:
+        again = await uow.session.run_sync(start)
+        assert again is not None and again.user.commune_slug == "xa-a"
+        assert (again.conv.state, again.conv.data) == ("ask", {"n": 1})
+        assert again.user.first_seen_at == T0 and again.user.first_seen_at.tzinfo is not None
+        stored = await uow.session.scalar(select(User).where(User.user_key == "u9"))
+        assert stored is not None and stored.commune_slug == "xa-a" and not stored.blocked
+
+
 async def test_outbox_dedupe_key(factory):
     async with factory() as uow:
         first = await outbox_repo.enqueue(uow.session, channel="t", chat_id="1", text="a",
