@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import sqlite3
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.engine import Connection, Dialect, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.sql import Executable
 
 from storage import sqlite_inline
 
-__all__ = ["PG_POOL_SIZE", "InvalidDatabaseURL", "create_engine", "dialect_of", "create_session_factory", "normalize_database_url"]
+__all__ = [
+    "PG_POOL_SIZE", "InvalidDatabaseURL", "Prepared", "create_engine", "create_session_factory",
+    "dialect_of", "normalize_database_url",
+]
 
 # A SQLite writer waits this long for another process's write lock before "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -117,3 +126,100 @@ def create_engine(url: str, *, echo: bool = False, sqlite_threaded: bool = False
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+class _Plan:
+    """A statement compiled for one dialect: its SQL, its parameters in order with
+    their bind processors, and its result columns' processors."""
+
+    __slots__ = ("compiled", "binds", "results", "sql")
+
+    def __init__(self, stmt: Executable, dialect: Dialect, keys: Sequence[str] | None) -> None:
+        compiled = stmt.compile(dialect=dialect, column_keys=list(keys) if keys else None)
+        self.compiled = compiled
+        self.sql = compiled.string
+        binds = compiled.binds
+        self.binds: list[tuple[str, Callable[[Any], Any] | None]] = [
+            (name, binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+            for name in compiled.positiontup or ()
+        ]
+        columns = getattr(stmt, "selected_columns", None)
+        if columns is None:  # DML with RETURNING is not planned (see Prepared)
+            self.results: list[Callable[[Any], Any] | None] = []
+        else:
+            self.results = [
+                column.type.dialect_impl(dialect).result_processor(dialect, None)
+                for column in columns
+            ]
+
+
+class _Outcome:
+    """What a Prepared statement's callers read: rowcount, lastrowid, first()."""
+
+    __slots__ = ("lastrowid", "row", "rowcount")
+
+    def __init__(self, rowcount: int, lastrowid: int | None, row: tuple | None) -> None:
+        self.rowcount, self.lastrowid, self.row = rowcount, lastrowid, row
+
+    def first(self) -> tuple | None:
+        return self.row
+
+    def scalar(self) -> Any:
+        return self.row[0] if self.row is not None else None
+
+
+class Prepared:
+    """A prebuilt Core statement of the per-message hot path (an INSERT, an UPDATE
+    or a single-row SELECT), executed on a synchronous Connection.
+
+    With the inline SQLite driver it runs on a plain sqlite3 cursor with the SQL,
+    the parameter order and the bind/result processors SQLAlchemy compiled for it
+    once: SQLAlchemy's per-execution work (cache key, execution context, result
+    object) cost several times SQLite's own. Errors are raised as SQLAlchemy's, like
+    any statement's. Other drivers (PostgreSQL, aiosqlite) run it through
+    Connection.execute. `keys`: an INSERT's columns (every execution gives exactly
+    these; without them, all of the table's)."""
+
+    __slots__ = ("_plans", "keys", "new_id", "stmt")
+
+    def __init__(
+        self, stmt: Executable, keys: Sequence[str] | None = None, *, new_id: bool = False
+    ) -> None:
+        self.stmt = stmt
+        self.keys = tuple(keys) if keys else None
+        self.new_id = new_id  # an INSERT whose new primary key the caller reads (lastrowid)
+        self._plans: weakref.WeakKeyDictionary[Dialect, _Plan] = weakref.WeakKeyDictionary()
+
+    def execute(self, conn: Connection, params: Mapping[str, Any]) -> Any:
+        dialect = conn.dialect
+        if dialect.driver != sqlite_inline.DRIVER:
+            result = conn.execute(self.stmt, params)
+            return _Outcome(
+                result.rowcount,
+                result.inserted_primary_key[0] if self.new_id else None,
+                result.first() if result.returns_rows else None,
+            )
+        plan = self._plans.get(dialect)
+        if plan is None:
+            plan = self._plans[dialect] = _Plan(self.stmt, dialect, self.keys)
+        values = plan.compiled.construct_params(params)
+        args = [
+            processor(values[name]) if processor is not None else values[name]
+            for name, processor in plan.binds
+        ]
+        raw = conn.connection.driver_connection
+        cursor = sqlite3.Cursor(raw)  # a plain cursor: no greenlet checkpoint needed here
+        try:
+            cursor.execute(plan.sql, args)
+            row = cursor.fetchone() if plan.results else None
+        except sqlite3.Error as err:
+            raise DBAPIError.instance(plan.sql, args, err, sqlite3.Error) from err
+        finally:
+            rowcount, lastrowid = cursor.rowcount, cursor.lastrowid
+            cursor.close()
+        if row is not None:
+            row = tuple(
+                processor(value) if processor is not None else value
+                for processor, value in zip(plan.results, row, strict=True)
+            )
+        return _Outcome(rowcount, lastrowid, row)

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from storage.db import dialect_of
+from storage.db import Prepared, dialect_of
 from storage.models import ChatMenu, Conversation, ProcessedUpdate, User
 
 LAST_SEEN_RESOLUTION = timedelta(minutes=5)
@@ -148,8 +148,16 @@ _START = (
 _MENU = select(_MENUS.c.buttons).where(
     _MENUS.c.channel == bindparam("channel"), _MENUS.c.chat_id == bindparam("chat_id")
 )
-_INSERT_USER = insert(_USERS)
-_INSERT_CONVERSATION = insert(_CONVERSATIONS)
+_START_FAST = Prepared(_START)
+_MENU_FAST = Prepared(_MENU)
+_RECORD_UPDATE_FAST = {name: Prepared(stmt) for name, stmt in _RECORD_UPDATE.items()}
+_INSERT_USER = Prepared(
+    insert(_USERS), keys=[name for name in _USER_COLUMNS if name != "id"], new_id=True
+)
+_INSERT_CONVERSATION = Prepared(
+    insert(_CONVERSATIONS), keys=["channel", "chat_id", "user_key", "state", "data", "updated_at"],
+    new_id=True,
+)
 
 
 class UserRecord:
@@ -201,12 +209,12 @@ class MessageStart:
 
 
 def _new_conversation(conn, *, channel: str, chat_id: str, user_key: str, now: datetime):
-    result = conn.execute(_INSERT_CONVERSATION, {
+    result = _INSERT_CONVERSATION.execute(conn, {
         "channel": channel, "chat_id": chat_id, "user_key": user_key, "state": None, "data": {},
         "updated_at": now,
     })
     return ConversationRecord(
-        id=result.inserted_primary_key[0], channel=channel, chat_id=chat_id, user_key=user_key,
+        id=result.lastrowid, channel=channel, chat_id=chat_id, user_key=user_key,
         state=None, data={}, updated_at=now,
     )
 
@@ -225,14 +233,13 @@ def start_message(
     on the session's connection, as plain records: no other code maps them."""
     conn = session.connection()
     if update_key is not None:
-        recorded = conn.execute(
-            _RECORD_UPDATE[conn.dialect.name],
-            {"channel": channel, "update_key": update_key, "received_at": now},
+        recorded = _RECORD_UPDATE_FAST[conn.dialect.name].execute(
+            conn, {"channel": channel, "update_key": update_key, "received_at": now}
         )
         if not recorded.rowcount:
             return None
-    row = conn.execute(
-        _START, {"channel": channel, "user_key": user_key, "chat_id": chat_id}
+    row = _START_FAST.execute(
+        conn, {"channel": channel, "user_key": user_key, "chat_id": chat_id}
     ).first()
     if row is None:
         # A new user. A conversation is only ever created after its user (here and in
@@ -241,24 +248,28 @@ def start_message(
             "channel": channel, "user_key": user_key, "locale": locale, "commune_slug": None,
             "blocked": False, "first_seen_at": now, "last_seen_at": now,
         }
-        values["id"] = conn.execute(_INSERT_USER, values).inserted_primary_key[0]
+        values["id"] = _INSERT_USER.execute(conn, values).lastrowid
         conv = _new_conversation(conn, channel=channel, chat_id=chat_id, user_key=user_key, now=now)
-        menu = conn.execute(_MENU, {"channel": channel, "chat_id": chat_id}).scalar() if want_menu else None
+        menu = (
+            _MENU_FAST.execute(conn, {"channel": channel, "chat_id": chat_id}).scalar()
+            if want_menu else None
+        )
         return MessageStart(UserRecord(**values), True, conv, list(menu) if menu else [])
     user = UserRecord(**{name: row[index] for index, name in enumerate(_USER_COLUMNS)})
     if now - user.last_seen_at > LAST_SEEN_RESOLUTION:  # spare a write per message
         user.last_seen_at = now
-    if row.conv_id is None:
+    conv_id, state, data, updated_at, menu = row[len(_USER_COLUMNS):]
+    if conv_id is None:
         conv = _new_conversation(conn, channel=channel, chat_id=chat_id, user_key=user_key, now=now)
     else:
         conv = ConversationRecord(
-            id=row.conv_id, channel=channel, chat_id=chat_id, user_key=user_key, state=row.state,
-            data=row.data if row.data is not None else {}, updated_at=row.updated_at,
+            id=conv_id, channel=channel, chat_id=chat_id, user_key=user_key, state=state,
+            data=data if data is not None else {}, updated_at=updated_at,
         )
-    return MessageStart(user, False, conv, list(row.buttons) if row.buttons else [])
+    return MessageStart(user, False, conv, list(menu) if menu else [])
 
 
-_SAVE_CONVERSATION = (
+_SAVE_CONVERSATION = Prepared(
     update(_CONVERSATIONS)
     .where(_CONVERSATIONS.c.id == bindparam("b_id"))
     .values(state=bindparam("b_state"), data=bindparam("b_data"), updated_at=bindparam("b_at"))
@@ -267,15 +278,15 @@ _SAVE_CONVERSATION = (
 
 def save_conversation(session: Session, conv: ConversationRecord) -> None:
     """Write a conversation's state, data and time as the record holds them."""
-    session.connection().execute(
-        _SAVE_CONVERSATION,
+    _SAVE_CONVERSATION.execute(
+        session.connection(),
         {"b_id": conv.id, "b_state": conv.state, "b_data": conv.data, "b_at": conv.updated_at},
     )
 
 
 @functools.cache
-def _update_user(columns: tuple[str, ...]):
-    return (
+def _update_user(columns: tuple[str, ...]) -> Prepared:
+    return Prepared(
         update(_USERS)
         .where(_USERS.c.id == bindparam("b_id"))
         .values({name: bindparam(f"b_{name}") for name in columns})
@@ -291,7 +302,7 @@ def save_user(session: Session, user: UserRecord) -> bool:
     columns = tuple(sorted(changes))
     params = {f"b_{name}": value for name, value in changes.items()}
     params["b_id"] = user.id
-    session.connection().execute(_update_user(columns), params)
+    _update_user(columns).execute(session.connection(), params)
     user._loaded = tuple(getattr(user, name) for name in _USER_COLUMNS)
     return True
 

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
 
-from storage.db import dialect_of
+from storage.db import Prepared, dialect_of
 from storage.models import ChatMenu, OutboxMessage
 
 __all__ = [
@@ -49,6 +49,10 @@ def _upsert_menu(insert_fn):
 
 
 _UPSERT_MENU = {"postgresql": _upsert_menu(pg_insert), "sqlite": _upsert_menu(sqlite_insert)}
+_OUTBOX_KEYS = ("channel", "chat_id", "user_key", "text", "buttons", "kind", "priority", "dedupe_key",
+                "status", "attempts", "next_attempt_at", "created_at")
+_INSERT_OUTBOX_FAST = Prepared(_INSERT_OUTBOX, keys=_OUTBOX_KEYS)
+_UPSERT_MENU_FAST = {name: Prepared(stmt) for name, stmt in _UPSERT_MENU.items()}
 
 
 async def enqueue(
@@ -95,7 +99,7 @@ def enqueue_sync(
             return False
     pairs = [[b.label, b.data] for b in buttons]  # type: ignore[attr-defined]
     # Core statements on the session's connection: nothing in the session maps these rows.
-    session.connection().execute(_INSERT_OUTBOX, {
+    _INSERT_OUTBOX_FAST.execute(session.connection(), {
         "channel": channel, "chat_id": chat_id, "user_key": user_key, "text": text,
         "buttons": pairs, "kind": kind, "priority": priority, "dedupe_key": dedupe_key,
         "status": "pending", "attempts": 0, "next_attempt_at": not_before or now,
@@ -117,9 +121,8 @@ def _set_menu(
     session: Session, *, channel: str, chat_id: str, buttons: list[list[str]], now: datetime
 ) -> None:
     conn = session.connection()
-    conn.execute(
-        _UPSERT_MENU[conn.dialect.name],
-        {"channel": channel, "chat_id": chat_id, "buttons": buttons, "updated_at": now},
+    _UPSERT_MENU_FAST[conn.dialect.name].execute(
+        conn, {"channel": channel, "chat_id": chat_id, "buttons": buttons, "updated_at": now},
     )
     cached = session.identity_map.get(session.identity_key(ChatMenu, (channel, chat_id)))
     if cached is not None:  # keep a loaded copy in step with the row

@@ -7,12 +7,13 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import bindparam, insert, inspect, select
+from sqlalchemy.exc import IntegrityError
 
 from handlers.clock import SimClock
 from handlers.delivery import Dispatcher
 from handlers.messages import Button, DeliveryError, Outbound, SendResult
-from storage.db import create_engine, create_session_factory
+from storage.db import Prepared, create_engine, create_session_factory
 from storage.migrate import downgrade_base, upgrade_async
 from storage.models import OutboxMessage, User
 from storage.repositories import core as core_repo
@@ -115,6 +116,28 @@ async def test_records_written_back(factory):
         assert again.user.first_seen_at == T0 and again.user.first_seen_at.tzinfo is not None
         stored = await uow.session.scalar(select(User).where(User.user_key == "u9"))
         assert stored is not None and stored.commune_slug == "xa-a" and not stored.blocked
+
+
+async def test_prepared_statements_behave_as_sqlalchemys(factory):
+    insert_user = Prepared(
+        insert(User.__table__), keys=["channel", "user_key", "locale", "blocked", "first_seen_at",
+                                      "last_seen_at"], new_id=True,
+    )
+    by_key = Prepared(select(User.__table__.c.id, User.__table__.c.first_seen_at, User.__table__.c.blocked)
+                      .where(User.__table__.c.user_key == bindparam("key")))
+    values = {"channel": "t", "user_key": "p1", "locale": "vi", "blocked": False,
+              "first_seen_at": T0, "last_seen_at": T0}
+
+    def run(session):
+        conn = session.connection()
+        new_id = insert_user.execute(conn, values).lastrowid
+        assert by_key.execute(conn, {"key": "p1"}).first() == (new_id, T0, False)
+        assert by_key.execute(conn, {"key": "none"}).first() is None
+        with pytest.raises(IntegrityError):  # SQLAlchemy's error, whatever the driver
+            insert_user.execute(conn, values)
+
+    async with factory() as uow:
+        await uow.session.run_sync(run)
 
 
 async def test_outbox_dedupe_key(factory):
