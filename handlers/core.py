@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import traceback
 import unicodedata
@@ -45,6 +46,10 @@ def _fold(text: str) -> str:
     return " ".join("".join(c for c in text if not unicodedata.combining(c)).split())
 
 
+# The bot's own labels, folded once (a user's answers are never kept).
+_fold_label = functools.lru_cache(maxsize=1024)(_fold)
+
+
 def resolve_label(menu: list[list[str]], answer: str, *, numbered: bool = True) -> str | None:
     """Map a typed answer to a button's data: exact label, then case- and
     diacritics-insensitive label, then (if allowed) its 1-based number."""
@@ -54,7 +59,7 @@ def resolve_label(menu: list[list[str]], answer: str, *, numbered: bool = True) 
             return data
     folded = _fold(answer)
     for label, data in menu:
-        if _fold(label) == folded:
+        if _fold_label(label) == folded:
             return data
     if numbered and answer.isdigit() and 1 <= int(answer) <= len(menu):
         return menu[int(answer) - 1][1]

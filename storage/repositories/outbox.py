@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
 
@@ -99,14 +99,15 @@ def enqueue_sync(
             return False
     pairs = [[b.label, b.data] for b in buttons]  # type: ignore[attr-defined]
     # Core statements on the session's connection: nothing in the session maps these rows.
-    _INSERT_OUTBOX_FAST.execute(session.connection(), {
+    conn = session.connection()
+    _INSERT_OUTBOX_FAST.execute(conn, {
         "channel": channel, "chat_id": chat_id, "user_key": user_key, "text": text,
         "buttons": pairs, "kind": kind, "priority": priority, "dedupe_key": dedupe_key,
         "status": "pending", "attempts": 0, "next_attempt_at": not_before or now,
         "created_at": now,
     })
     if pairs:
-        _set_menu(session, channel=channel, chat_id=chat_id, buttons=pairs, now=now)
+        _set_menu(session, channel=channel, chat_id=chat_id, buttons=pairs, now=now, conn=conn)
     return True
 
 
@@ -118,9 +119,10 @@ async def set_menu(
 
 
 def _set_menu(
-    session: Session, *, channel: str, chat_id: str, buttons: list[list[str]], now: datetime
+    session: Session, *, channel: str, chat_id: str, buttons: list[list[str]], now: datetime,
+    conn: Connection | None = None,
 ) -> None:
-    conn = session.connection()
+    conn = conn or session.connection()
     _UPSERT_MENU_FAST[conn.dialect.name].execute(
         conn, {"channel": channel, "chat_id": chat_id, "buttons": buttons, "updated_at": now},
     )
