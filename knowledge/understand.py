@@ -161,16 +161,16 @@ class Blend:
     # Safety when the rules say so, or when P(emergency) + P(disclosure) >= this.
     # (Swept in bench/understanding_cv.py --sweep with the class-balanced intent model.)
     safety_threshold: float = 0.3
-    # The rules' safety call is overruled only when the classifier is this sure it is not.
-    veto_below: float = 0.1
-    # ... or, for a message phrased as a question, this sure (held out, the rules' alarms on
-    # questions were mostly false and raising this to 0.45 missed no safety message; 0.5 did).
-    question_veto_below: float = 0.4
+    # The rules' safety call is overruled only when P(safety) is below this.
+    veto_below: float = 0.3
+    # ... or, for a message phrased as a question, below this (the rules' alarms on
+    # questions are mostly false).
+    question_veto_below: float = 0.5
     # A rule disclosure becomes an emergency when P(emergency) exceeds P(disclosure) by this
-    # (above 1: never; held out, the model's emergency/disclosure split is no better than the rules').
-    emergency_margin: float = 1.1
+    # (above 1: never). Trained on 20 sets, the model splits the two better than the rules.
+    emergency_margin: float = 0.0
     # Report / small talk / fallback / guidance from the classifier when at least this sure.
-    other_threshold: float = 0.8
+    other_threshold: float = 0.6
     # The same when the rules only guessed guidance from a weak retrieval score (the model
     # then tells out-of-scope questions and small talk apart better than retrieval does).
     weak_other_threshold: float = 0.5
@@ -178,7 +178,7 @@ class Blend:
     topic_weight: float = 0.7
     # The model alone needs this much more P(safety) for a question the rules took as
     # guidance ("…, cần để ý gì?"): held out, most of its alarms on questions were false.
-    question_margin: float = 0.2
+    question_margin: float = 0.1
     # ... plus this when the rules found no harm word in the question at all.
     harmless_question_margin: float = 0.1
     # ... and this much when the rules saw game talk, hyperbole, an animal or the news.
@@ -336,7 +336,8 @@ class Understander:
         safety = triage(text)
         rules = self._rules(text, norm, safety)
         p_intent = (
-            self.models.intent.proba_features(features(norm, safety)) if self.models.intent else {}
+            self.models.intent.proba_features(features(norm, safety, raw=text))
+            if self.models.intent else {}
         )
         sig = Signals(text, norm, safety, rules, p_intent)
         if eager:

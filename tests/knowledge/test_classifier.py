@@ -30,7 +30,7 @@ from knowledge.triage import triage
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
 # The labelled sets, in the order bench/understanding_cv.py writes them to knowledge/training.
-SETS = ("dev", "check", "extra", "h1", "h2", "h3", "h4")
+SETS = ("dev", "check", "extra", *(f"h{i}" for i in range(1, 18)))
 
 TOY = [
     ("con tôi bị đánh", "bad"), ("bố đánh em", "bad"), ("em bị bạn đánh hội đồng", "bad"),
@@ -103,33 +103,37 @@ def test_rules_alone_still_work(kb) -> None:
     assert understander.understand("chào bạn").intent == "smalltalk"
 
 
-# Held-out floors (leave-one-set-out over the labelled sets with the default blend, minus a
-# margin of ~0.03 for knowledge-base edits; ceilings for false alarms plus ~0.03). Measured
-# 2026-11-23: dev 0.997/0.990/1.000/0.000, check 0.988/0.920/1.000/0.017,
-# extra 0.974/0.941/0.992/0.004, h1 0.925/0.830/1.000/0.032, h2 0.946/0.907/1.000/0.027.
+# Held-out floors: the models trained on every labelled set but the five newest (written
+# last, by five writers who never saw the others) and scored on each of those five, minus a
+# margin of ~0.03 for knowledge-base edits (false alarms: plus ~0.03). Measured 2026-12-07:
+# h13 0.922/0.878/0.962/0.051, h14 0.904/0.837/0.946/0.017, h15 0.892/0.848/0.987/0.084,
+# h16 0.935/0.914/0.962/0.033, h17 0.841/0.931/1.000/0.041. The full leave-one-set-out
+# figures (20 trainings, ~8 min) are bench/understanding_cv.py's.
+HELD_OUT = ("h13", "h14", "h15", "h16", "h17")
 FLOORS = {
-    "dev": {"intent_accuracy": 0.96, "topic_top1": 0.95, "safety_recall": 0.97, "false_alarm_rate": 0.04},
-    "check": {"intent_accuracy": 0.95, "topic_top1": 0.88, "safety_recall": 0.95, "false_alarm_rate": 0.05},
-    "extra": {"intent_accuracy": 0.94, "topic_top1": 0.90, "safety_recall": 0.96, "false_alarm_rate": 0.04},
-    "h1": {"intent_accuracy": 0.89, "topic_top1": 0.79, "safety_recall": 0.96, "false_alarm_rate": 0.07},
-    "h2": {"intent_accuracy": 0.91, "topic_top1": 0.87, "safety_recall": 0.97, "false_alarm_rate": 0.06},
-    # Written after the rules above were tuned, and first measured held out (trained on
-    # the other six): h3 0.875/0.859/0.970/0.070, h4 0.897/0.894/0.980/0.066.
-    "h3": {"intent_accuracy": 0.84, "topic_top1": 0.82, "safety_recall": 0.94, "false_alarm_rate": 0.10},
-    "h4": {"intent_accuracy": 0.86, "topic_top1": 0.86, "safety_recall": 0.95, "false_alarm_rate": 0.10},
+    "h13": {"intent_accuracy": 0.89, "topic_top1": 0.85, "safety_recall": 0.93, "false_alarm_rate": 0.08},
+    "h14": {"intent_accuracy": 0.87, "topic_top1": 0.81, "safety_recall": 0.92, "false_alarm_rate": 0.05},
+    "h15": {"intent_accuracy": 0.86, "topic_top1": 0.82, "safety_recall": 0.95, "false_alarm_rate": 0.11},
+    "h16": {"intent_accuracy": 0.90, "topic_top1": 0.88, "safety_recall": 0.93, "false_alarm_rate": 0.06},
+    "h17": {"intent_accuracy": 0.81, "topic_top1": 0.90, "safety_recall": 0.97, "false_alarm_rate": 0.07},
 }
 
 
 @pytest.mark.slow
-def test_leave_one_set_out_does_not_regress(kb) -> None:
+def test_held_out_sets_do_not_regress(kb) -> None:
     sys.path.insert(0, str(ROOT))
-    from bench.understanding_cv import leave_one_set_out, load_sets, run_fold
+    from bench.understanding_cv import SETS as ALL_SETS
+    from bench.understanding_cv import load_sets, to_examples
+    from knowledge.evaluation import evaluate
+    from knowledge.understand import Models, Understander
 
-    for fold in leave_one_set_out(load_sets()):
-        metrics = run_fold(kb, fold)[0].metrics()
-        floors = FLOORS[fold.name]
-        for name, bound in floors.items():
-            if name == "false_alarm_rate":
-                assert metrics[name] <= bound, (fold.name, name, metrics)
+    sets = load_sets()
+    train = [e for name in ALL_SETS if name not in HELD_OUT for e in to_examples(sets[name], name)]
+    understander = Understander(kb, models=Models.train(kb, train))
+    for name in HELD_OUT:
+        metrics = evaluate(sets[name], understander).metrics()
+        for metric, bound in FLOORS[name].items():
+            if metric == "false_alarm_rate":
+                assert metrics[metric] <= bound, (name, metric, metrics)
             else:
-                assert metrics[name] >= bound, (fold.name, name, metrics)
+                assert metrics[metric] >= bound, (name, metric, metrics)
