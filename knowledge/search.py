@@ -19,6 +19,7 @@ No I/O at query time; building the index is O(total question length).
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -109,18 +110,23 @@ class KnowledgeIndex:
     def __len__(self) -> int:
         return len(self.entries)
 
-    def lexical(self, norm: str) -> dict[int, float]:
-        """Coverage-normalised BM25 of every matching entry (doc index -> [0, 1])."""
+    def _bm25(self, norm: str) -> tuple[dict[int, float], float]:
+        """Raw BM25 of every matching entry, and the query's total weight (coverage)."""
         query = list(dict.fromkeys(terms(norm)))
         total = sum(self._idf.get(t, self._max_idf) * _weight(t) for t in query)
         if total <= 0:
-            return {}
+            return {}, 0.0
         scores: dict[int, float] = defaultdict(float)
         for term in query:
             if term in self._skip:
                 continue
             for doc, weight in self._postings.get(term, ()):
                 scores[doc] += weight
+        return scores, total
+
+    def lexical(self, norm: str) -> dict[int, float]:
+        """Coverage-normalised BM25 of every matching entry (doc index -> [0, 1])."""
+        scores, total = self._bm25(norm)
         return {doc: min(1.0, s / total) for doc, s in scores.items()}
 
     def _fuzzy(self, norm: str, docs: Sequence[int]) -> dict[int, float]:
@@ -161,12 +167,14 @@ class KnowledgeIndex:
         norm = text if normalized else normalize(text)
         if not norm:
             return []
-        lexical = self.lexical(norm)
-        if not lexical:
+        raw, total = self._bm25(norm)
+        if not raw:
             return []
-        top = sorted(lexical, key=lexical.__getitem__, reverse=True)[: max(k, CANDIDATES)]
+        # The candidates by raw score (dividing by the query's total keeps the order), so
+        # only they are normalised: a large base matches thousands of entries.
+        top = heapq.nlargest(max(k, CANDIDATES), raw, key=raw.__getitem__)
         fuzzy = self._fuzzy(norm, top)
-        scored = [(W_LEXICAL * lexical[doc] + W_FUZZY * fuzzy[doc], doc) for doc in top]
+        scored = [(W_LEXICAL * min(1.0, raw[doc] / total) + W_FUZZY * fuzzy[doc], doc) for doc in top]
         scored.sort(reverse=True)
         return [Hit(self._ids[d], self._topics[d], round(s, 4)) for s, d in scored[:k]]
 
