@@ -159,8 +159,9 @@ class Blend:
     see ``bench/understanding_cv.py``)."""
 
     # Safety when the rules say so, or when P(emergency) + P(disclosure) >= this.
-    # (Swept in bench/understanding_cv.py --sweep with the class-balanced intent model.)
-    safety_threshold: float = 0.3
+    # Recall comes first: over the twenty held-out folds 0.2 rather than 0.3 raised safety
+    # recall 0.982 -> 0.991 (worst fold 0.946 -> 0.973) for false alarms 0.029 -> 0.041.
+    safety_threshold: float = 0.2
     # The rules' safety call is overruled only when P(safety) is below this.
     veto_below: float = 0.3
     # ... or, for a message phrased as a question, below this (the rules' alarms on

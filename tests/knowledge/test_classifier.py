@@ -106,16 +106,16 @@ def test_rules_alone_still_work(kb) -> None:
 # Held-out floors: the models trained on every labelled set but the five newest (written
 # last, by five writers who never saw the others) and scored on each of those five, minus a
 # margin of ~0.03 for knowledge-base edits (false alarms: plus ~0.03). Measured 2026-12-07:
-# h13 0.922/0.878/0.962/0.051, h14 0.904/0.837/0.946/0.017, h15 0.892/0.848/0.987/0.084,
-# h16 0.935/0.914/0.962/0.033, h17 0.841/0.931/1.000/0.041. The full leave-one-set-out
+# h13 0.916/0.862/1.000/0.068, h14 0.904/0.831/0.959/0.022, h15 0.863/0.812/0.987/0.129,
+# h16 0.926/0.893/0.974/0.050, h17 0.823/0.916/1.000/0.065. The full leave-one-set-out
 # figures (20 trainings, ~8 min) are bench/understanding_cv.py's.
 HELD_OUT = ("h13", "h14", "h15", "h16", "h17")
 FLOORS = {
-    "h13": {"intent_accuracy": 0.89, "topic_top1": 0.85, "safety_recall": 0.93, "false_alarm_rate": 0.08},
-    "h14": {"intent_accuracy": 0.87, "topic_top1": 0.81, "safety_recall": 0.92, "false_alarm_rate": 0.05},
-    "h15": {"intent_accuracy": 0.86, "topic_top1": 0.82, "safety_recall": 0.95, "false_alarm_rate": 0.11},
-    "h16": {"intent_accuracy": 0.90, "topic_top1": 0.88, "safety_recall": 0.93, "false_alarm_rate": 0.06},
-    "h17": {"intent_accuracy": 0.81, "topic_top1": 0.90, "safety_recall": 0.97, "false_alarm_rate": 0.07},
+    "h13": {"intent_accuracy": 0.88, "topic_top1": 0.83, "safety_recall": 0.97, "false_alarm_rate": 0.10},
+    "h14": {"intent_accuracy": 0.87, "topic_top1": 0.80, "safety_recall": 0.93, "false_alarm_rate": 0.05},
+    "h15": {"intent_accuracy": 0.83, "topic_top1": 0.78, "safety_recall": 0.95, "false_alarm_rate": 0.16},
+    "h16": {"intent_accuracy": 0.89, "topic_top1": 0.86, "safety_recall": 0.94, "false_alarm_rate": 0.08},
+    "h17": {"intent_accuracy": 0.79, "topic_top1": 0.88, "safety_recall": 0.97, "false_alarm_rate": 0.095},
 }
 
 
