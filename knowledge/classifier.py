@@ -62,7 +62,6 @@ MIN_GRADIENT = 0.02
 PRUNE_BELOW = 0.01
 # Intent features include the words as written (with diacritics), see toned_words.
 RAW_WORDS = True
-RAW_BIGRAMS = False
 # Position features for this many words at each end of the message (0: none).
 EDGE_WORDS = 3
 _WORD = re.compile(r"\w+")
@@ -99,10 +98,7 @@ def features(
     words = norm.split()
     out = [f"w:{w}" for w in words]
     if raw is not None and RAW_WORDS:
-        toned = toned_words(raw)
-        out += [f"v:{w}" for w in toned]
-        if RAW_BIGRAMS:
-            out += [f"vb:{a}_{b}" for a, b in zip(toned, toned[1:], strict=False)]
+        out += [f"v:{w}" for w in toned_words(raw)]
     out += [f"b:{a}_{b}" for a, b in zip(words, words[1:], strict=False)]
     padded = f" {norm} "
     for n in range(char_min, char_max + 1):

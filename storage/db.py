@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import weakref
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Dialect, make_url
@@ -16,13 +16,14 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
 from storage import sqlite_inline
 
 __all__ = [
     "PG_POOL_SIZE", "InvalidDatabaseURL", "Prepared", "create_engine", "create_session_factory",
-    "dialect_of", "normalize_database_url",
+    "dialect_of", "normalize_database_url", "on_async_session",
 ]
 
 # A SQLite writer waits this long for another process's write lock before "database is locked".
@@ -126,6 +127,25 @@ def create_engine(url: str, *, echo: bool = False, sqlite_threaded: bool = False
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def on_async_session(
+    fn: Callable[Concatenate[Session, _P], _R], doc: str,
+) -> Callable[Concatenate[AsyncSession, _P], Awaitable[_R]]:
+    """The async twin of a function written for a synchronous Session, with its signature:
+    all of its statements run in one greenlet hop (`AsyncSession.run_sync`), not one each."""
+
+    async def twin(session: AsyncSession, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        return await session.run_sync(fn, *args, **kwargs)
+
+    twin.__name__ = twin.__qualname__ = fn.__name__.removesuffix("_sync")
+    twin.__module__ = fn.__module__
+    twin.__doc__ = doc
+    return twin
 
 
 class _Plan:

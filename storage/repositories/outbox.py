@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
 
-from storage.db import Prepared, dialect_of
+from storage.db import Prepared, dialect_of, on_async_session
 from storage.models import ChatMenu, OutboxMessage
 
 __all__ = [
@@ -55,29 +55,6 @@ _INSERT_OUTBOX_FAST = Prepared(_INSERT_OUTBOX, keys=_OUTBOX_KEYS)
 _UPSERT_MENU_FAST = {name: Prepared(stmt) for name, stmt in _UPSERT_MENU.items()}
 
 
-async def enqueue(
-    session: AsyncSession,
-    *,
-    channel: str,
-    chat_id: str,
-    text: str,
-    buttons: Sequence[object] = (),
-    user_key: str | None = None,
-    kind: str = "reply",
-    priority: int = 5,
-    dedupe_key: str | None = None,
-    now: datetime,
-    not_before: datetime | None = None,
-) -> bool:
-    """Add a message; with a dedupe_key already queued, do nothing (returns False)."""
-    # One hop to the database's side for the statements (see enqueue_sync).
-    return await session.run_sync(
-        enqueue_sync, channel=channel, chat_id=chat_id, text=text, buttons=buttons,
-        user_key=user_key, kind=kind, priority=priority, dedupe_key=dedupe_key, now=now,
-        not_before=not_before,
-    )
-
-
 def enqueue_sync(
     session: Session,
     *,
@@ -92,8 +69,10 @@ def enqueue_sync(
     now: datetime,
     not_before: datetime | None = None,
 ) -> bool:
-    """`enqueue` on the synchronous session, for `AsyncSession.run_sync`: the dedupe
-    check, the insert and the menu upsert cost one greenlet hop, not one each."""
+    """Add a message; with a dedupe_key already queued, do nothing (returns False).
+
+    Written for the synchronous session so that a caller already inside run_sync (the
+    message hot path) adds no hop; `enqueue` is its async twin."""
     if dedupe_key is not None:
         if session.scalar(_DEDUPED, {"dedupe_key": dedupe_key}) is not None:
             return False
@@ -109,6 +88,13 @@ def enqueue_sync(
     if pairs:
         _set_menu(session, channel=channel, chat_id=chat_id, buttons=pairs, now=now, conn=conn)
     return True
+
+
+enqueue = on_async_session(
+    enqueue_sync,
+    "Add a message in the caller's transaction; with a dedupe_key already queued, do nothing "
+    "(returns False). The dedupe check, the insert and the menu upsert cost one greenlet hop.",
+)
 
 
 async def set_menu(
