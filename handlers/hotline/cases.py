@@ -150,6 +150,16 @@ def _can_change(actor: Actor, case: Case) -> bool:
     return actor.is_supervisor or case.claimed_by == actor.officer.id
 
 
+async def _changeable_case(session: AsyncSession, actor: Actor, code: str) -> Case:
+    """An open case of the actor's scope that this officer may move: the claimer or a supervisor."""
+    case = await authorised_case(session, actor, code)
+    if case.closed_at is not None:
+        raise CaseError("case.already_closed", code=case.code)
+    if not _can_change(actor, case):
+        raise Forbidden("case.not_yours", code=case.code)
+    return case
+
+
 async def _audit(session: AsyncSession, case: Case, actor: Actor, action: str, now: datetime,
                  detail: str | None = None, text_enc: str | None = None) -> None:
     await repo.add_event(session, case_id=case.id, at=now, actor="officer", action=action,
@@ -279,11 +289,7 @@ async def release(session: AsyncSession, actor: Actor, code: str, *, now: dateti
 
 async def advance(session: AsyncSession, actor: Actor, code: str, target: str, *,
                   now: datetime, config: HotlineConfig) -> Case:
-    case = await authorised_case(session, actor, code)
-    if case.closed_at is not None:
-        raise CaseError("case.already_closed", code=case.code)
-    if not _can_change(actor, case):
-        raise Forbidden("case.not_yours", code=case.code)
+    case = await _changeable_case(session, actor, code)
     if target not in NEXT_STEPS.get(case.step, ()):
         raise CaseError("case.bad_step", code=case.code)
     previous, case.step = case.step, target
@@ -303,11 +309,7 @@ async def advance(session: AsyncSession, actor: Actor, code: str, target: str, *
 
 
 async def close(session: AsyncSession, actor: Actor, code: str, *, now: datetime) -> Case:
-    case = await authorised_case(session, actor, code)
-    if case.closed_at is not None:
-        raise CaseError("case.already_closed", code=case.code)
-    if not _can_change(actor, case):
-        raise Forbidden("case.not_yours", code=case.code)
+    case = await _changeable_case(session, actor, code)
     previous = case.step
     case.step = "closed"
     case.closed_at = now
@@ -321,11 +323,7 @@ async def close(session: AsyncSession, actor: Actor, code: str, *, now: datetime
 async def set_separation(session: AsyncSession, actor: Actor, code: str, start: bool, *,
                          now: datetime, config: HotlineConfig) -> Case:
     """Temporary separation (ND 56/2017 Điều 32): at most 15 days, then a reminder."""
-    case = await authorised_case(session, actor, code)
-    if case.closed_at is not None:
-        raise CaseError("case.already_closed", code=case.code)
-    if not _can_change(actor, case):
-        raise Forbidden("case.not_yours", code=case.code)
+    case = await _changeable_case(session, actor, code)
     if start:
         if case.separation_started_at is None:
             case.separation_started_at = now

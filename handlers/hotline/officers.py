@@ -26,7 +26,7 @@ from handlers.hotline.texts import choices, t
 from handlers.hotline.timelimits import HotlineConfig
 from handlers.messages import Button, Inbound, Reply
 from handlers.router import Router
-from storage.models.hotline import Case
+from storage.models.hotline import Case, InviteCode
 from storage.repositories import hotline as repo
 
 __all__ = ["router", "case_card"]
@@ -49,14 +49,22 @@ def _refused(err: svc.CaseError) -> list[Reply]:
 
 
 # -- registration ----------------------------------------------------------------------------
-@router.command("dangky")
-async def cmd_register(msg: Inbound, ctx: HandlerContext) -> list[Reply]:
-    if msg.is_group:
-        return [Reply(t("officer.register_private"))]
+async def _usable_invite(msg: Inbound, ctx: HandlerContext) -> InviteCode | None:
+    """The invite named by the command's argument, if it exists, is unused and not expired."""
     command = msg.command
     code = parse_invite_code(command[1] if command else "")
     invite = await repo.invite_by_code(ctx.session, code=code) if code else None
     if invite is None or invite.used_at is not None or invite.expires_at <= ctx.now:
+        return None
+    return invite
+
+
+@router.command("dangky")
+async def cmd_register(msg: Inbound, ctx: HandlerContext) -> list[Reply]:
+    if msg.is_group:
+        return [Reply(t("officer.register_private"))]
+    invite = await _usable_invite(msg, ctx)
+    if invite is None:
         return [Reply(t("officer.bad_code"))]
     commune = await repo.commune_by_id(ctx.session, commune_id=invite.commune_id)
     officer = await repo.officer_by_identity(ctx.session, channel=msg.channel, user_key=msg.user_id)
@@ -87,10 +95,8 @@ async def cmd_group(msg: Inbound, ctx: HandlerContext) -> list[Reply]:
     actor = await _actor(msg, ctx)
     if actor is None or not actor.is_supervisor:
         return [Reply(t("officer.group_needs_supervisor"))]
-    command = msg.command
-    code = parse_invite_code(command[1] if command else "")
-    invite = await repo.invite_by_code(ctx.session, code=code) if code else None
-    if invite is None or invite.used_at is not None or invite.expires_at <= ctx.now:
+    invite = await _usable_invite(msg, ctx)
+    if invite is None:
         return [Reply(t("officer.bad_code"))]
     commune = await repo.commune_by_id(ctx.session, commune_id=invite.commune_id)
     allowed = commune is not None and (
