@@ -4,7 +4,9 @@ Vietnamese users type with or without diacritics, in teencode ("ko bít lm j"),
 with stretched letters ("cứuuuu") and emoji. Triage, search and the content
 checks all compare text through :func:`normalize`, so the knowledge base and a
 message typed on a cheap phone end up in the same form: ASCII ``[a-z0-9 ]``,
-single spaces, teencode expanded.
+single spaces, teencode expanded. Messages typed with the keyboard's Vietnamese
+input off (Telex "khoong bieets", VNI "kho6ng bie61t") are decoded first by
+:func:`knowledge.keyboard.repair`, only when the message as a whole shows it.
 
 The function is idempotent (``normalize(normalize(x)) == normalize(x)``): every
 expansion produces tokens that are fixed points of the same rules.
@@ -15,6 +17,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+
+from knowledge.keyboard import repair
 
 __all__ = ["fold", "normalize", "tokens"]
 
@@ -123,7 +127,8 @@ def normalize(text: str) -> str:
     text = unicodedata.normalize("NFC", text).casefold()
     text = _TOKEN_RE.sub(_accented, text)
     text = _NON_ALNUM_RE.sub(" ", fold(text))
-    raw = [_squash(t) for t in text.split()]
+    # Keyboard repair sees folded syllables but must precede teencode ("kof" -> "ko").
+    raw = repair([_squash(t) for t in text.split()])
     out: list[str] = []
     last = len(raw) - 1
     for i, tok in enumerate(raw):
