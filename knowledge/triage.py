@@ -449,7 +449,9 @@ _NOT_NOW_AFTER = frozenset(
 _NOW_MARK = re.compile(r"\b(?:vua|dang|van dang|van con|con dang) (?:moi )?(?:bi )?(\w+)")
 _INJURED_NOW = _rx(
     r"chay mau|mau (?:chay|nhieu|me)|gay (?:tay|chan|xuong|co)|khong (?:dung|ngoi|dung day|ngoi day|di|cu dong) "
-    r"(?:\w+ )?(?:duoc|noi)|(?:xiu|ngat(?! veo)|bat tinh|li bi|lu du|lim|tim tai|co giat|khong tho|tho yeu)",
+    r"(?:\w+ )?(?:duoc|noi)|(?:xiu|ngat(?! veo)|bat tinh|li bi|lu du|lim|tim tai|co giat|khong tho|tho yeu)|"
+    # poisoning: vomiting or foaming at this moment
+    r"dang (?:non|oi)|non oi|(?:sui|soi) bot",
     # hiding right now, said by the one hiding ("em trốn trong nhà vệ sinh")
     r"(?:em|con|toi|tui|minh|chau|tao|chung em|tui nho|may dua nho|ca nha) (?:dang |phai )?"
     r"tron (?:trong|o|duoi|vao|sau|tren)|khong dam (?:ra|ve|mo cua|len tieng)|"
