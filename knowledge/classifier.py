@@ -62,6 +62,10 @@ MIN_GRADIENT = 0.02
 PRUNE_BELOW = 0.01
 # Intent features include the words as written (with diacritics), see toned_words.
 RAW_WORDS = True
+# Intent classes weighted by (inverse frequency) ** this. Full inverse weights (1.0) made the
+# rare classes too eager: on six hard held-out folds 0.5 gave intent 0.913 -> 0.922, topic
+# 0.887 -> 0.911, false alarms 0.058 -> 0.041 (recall 0.994 -> 0.991; the blend re-tuned after).
+CLASS_WEIGHT_POWER = 0.5
 # Position features for this many words at each end of the message (0: none).
 EDGE_WORDS = 3
 _WORD = re.compile(r"\w+")
@@ -307,7 +311,8 @@ def balanced_weights(labels: Iterable[str], power: float = 1.0) -> dict[str, flo
 def train_intent_model(examples: Iterable[Example], classes: Sequence[str]) -> SoftmaxModel:
     data = [(features(normalize(e.text), _rules_of(e.text), raw=e.text), e.intent) for e in examples]
     data = [(f, y) for f, y in data if y in classes]
-    return SoftmaxModel(classes).fit(data, class_weight=balanced_weights(y for _f, y in data))
+    weights = balanced_weights((y for _f, y in data), power=CLASS_WEIGHT_POWER)
+    return SoftmaxModel(classes).fit(data, class_weight=weights)
 
 
 def train_topic_model(examples: Iterable[Example], classes: Sequence[str]) -> NaiveBayesModel:
