@@ -159,9 +159,10 @@ class Blend:
     see ``bench/understanding_cv.py``)."""
 
     # Safety when the rules say so, or when P(emergency) + P(disclosure) >= this.
-    # Recall comes first: over the twenty held-out folds 0.2 rather than 0.3 raised safety
-    # recall 0.982 -> 0.991 (worst fold 0.946 -> 0.973) for false alarms 0.029 -> 0.041.
-    safety_threshold: float = 0.2
+    # Recall comes first: over the sixty held-out folds 0.15 rather than 0.2 raised safety
+    # recall 0.990 -> 0.992 (worst fold 0.949 -> 0.962) for intent 0.955 -> 0.952 and false
+    # alarms 0.020 -> 0.025 (intent weights ** 0.5 made the model less eager to alarm).
+    safety_threshold: float = 0.15
     # The rules' safety call is overruled only when P(safety) is below this.
     veto_below: float = 0.3
     # ... or, for a message phrased as a question, below this (the rules' alarms on

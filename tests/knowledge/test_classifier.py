@@ -103,19 +103,24 @@ def test_rules_alone_still_work(kb) -> None:
     assert understander.understand("chào bạn").intent == "smalltalk"
 
 
-# Held-out floors: the models trained on every labelled set but the five newest (written
-# last, by five writers who never saw the others) and scored on each of those five, minus a
-# margin of ~0.03 for knowledge-base edits (false alarms: plus ~0.03). Measured 2026-12-07:
-# h13 0.916/0.862/1.000/0.068, h14 0.904/0.831/0.959/0.022, h15 0.863/0.812/0.987/0.129,
-# h16 0.926/0.893/0.974/0.050, h17 0.823/0.916/1.000/0.065. The full leave-one-set-out
-# figures (20 trainings, ~8 min) are bench/understanding_cv.py's.
-HELD_OUT = ("h13", "h14", "h15", "h16", "h17")
+# Held-out floors: the models trained on every labelled set but the eight newest (written
+# last, by eight writers who never saw the others) and scored on each of those eight, minus a
+# margin of 0.03 for knowledge-base edits (false alarms: plus 0.03).
+# Measured 2026-12-07: h50 0.945/0.918/1.000/0.044, h51 0.919/0.892/0.987/0.066, h52
+# 0.962/0.925/1.000/0.017, h53 0.943/0.897/1.000/0.038, h54 0.945/0.929/1.000/0.004, h55
+# 0.943/0.911/1.000/0.030, h56 0.959/0.904/1.000/0.016, h57 0.957/0.866/0.973/0.030. The full
+# leave-one-set-out figures (60 trainings, ~25 min on two cores) are
+# bench/understanding_cv.py's.
+HELD_OUT = tuple(f"h{i}" for i in range(50, 58))
 FLOORS = {
-    "h13": {"intent_accuracy": 0.88, "topic_top1": 0.83, "safety_recall": 0.97, "false_alarm_rate": 0.10},
-    "h14": {"intent_accuracy": 0.87, "topic_top1": 0.80, "safety_recall": 0.93, "false_alarm_rate": 0.05},
-    "h15": {"intent_accuracy": 0.83, "topic_top1": 0.78, "safety_recall": 0.95, "false_alarm_rate": 0.16},
-    "h16": {"intent_accuracy": 0.89, "topic_top1": 0.86, "safety_recall": 0.94, "false_alarm_rate": 0.08},
-    "h17": {"intent_accuracy": 0.79, "topic_top1": 0.88, "safety_recall": 0.97, "false_alarm_rate": 0.095},
+    "h50": {"intent_accuracy": 0.91, "topic_top1": 0.89, "safety_recall": 0.97, "false_alarm_rate": 0.074},
+    "h51": {"intent_accuracy": 0.89, "topic_top1": 0.86, "safety_recall": 0.96, "false_alarm_rate": 0.096},
+    "h52": {"intent_accuracy": 0.93, "topic_top1": 0.90, "safety_recall": 0.97, "false_alarm_rate": 0.047},
+    "h53": {"intent_accuracy": 0.91, "topic_top1": 0.87, "safety_recall": 0.97, "false_alarm_rate": 0.068},
+    "h54": {"intent_accuracy": 0.91, "topic_top1": 0.90, "safety_recall": 0.97, "false_alarm_rate": 0.034},
+    "h55": {"intent_accuracy": 0.91, "topic_top1": 0.88, "safety_recall": 0.97, "false_alarm_rate": 0.060},
+    "h56": {"intent_accuracy": 0.93, "topic_top1": 0.87, "safety_recall": 0.97, "false_alarm_rate": 0.046},
+    "h57": {"intent_accuracy": 0.93, "topic_top1": 0.84, "safety_recall": 0.94, "false_alarm_rate": 0.060},
 }
 
 
