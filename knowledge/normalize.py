@@ -52,7 +52,27 @@ _ACCENTED: dict[str, str] = {
     "quýnh": "danh",
     "uýnh": "danh",
     "nện": "danh",
+    # Central (Huế, Quảng, Nghệ Tĩnh) words with no other meaning once accented.
+    "rứa": "vay",
+    "chừ": "gio",
+    "nỏ": "khong",
+    "hỉ": "nhi",
+    "nớ": "do",
+    "chộ": "thay",
+    "mần": "lam",
 }
+
+# Central question words that are ordinary words elsewhere ("răng" is a tooth, "mô" a
+# tissue, "chi" a branch or spending): read as questions only in the phrases that ask.
+# Without them "cứu ra răng cho an toàn" reads as a story, not a question.
+_REGIONAL_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(?<!đi )\b(ra|mần|làm|tính|biết|vì|tại) răng\b"), r"\1 sao"),
+    (re.compile(r"\brăng (rứa|ri|hỉ|mà|không|ko|được)\b"), r"sao \1"),
+    (re.compile(r"\b(ở|đi|chỗ|bên|từ|về|vô|nơi|đằng|phía|tới|đến) mô\b"), r"\1 đâu"),
+    (re.compile(r"\b(khi|lúc|hồi|bữa) mô\b"), r"\1 nào"),
+    (re.compile(r"\b(làm|cái|là|nói|hỏi|sợ|có|được|mần|để) chi\b(?! (?:phí|tiêu|hội|bộ|nhánh|tiết|trả|cục|lương))"),
+     r"\1 gì"),
+)
 
 # ASCII teencode and abbreviations, applied to folded tokens. Every value is made
 # of tokens that map to themselves, which keeps normalize idempotent.
@@ -128,6 +148,9 @@ def _accented(match: re.Match[str]) -> str:
 def normalize(text: str) -> str:
     """Return ``text`` as lowercase ASCII words (``[a-z0-9 ]``) with teencode expanded."""
     text = unicodedata.normalize("NFC", text).casefold()
+    if any(w in text for w in ("răng", "mô", "chi")):
+        for pattern, replacement in _REGIONAL_PHRASES:
+            text = pattern.sub(replacement, text)
     text = _TOKEN_RE.sub(_accented, text)
     text = _NON_ALNUM_RE.sub(" ", fold(text))
     # Keyboard repair sees folded syllables but must precede teencode ("kof" -> "ko").

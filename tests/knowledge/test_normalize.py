@@ -34,6 +34,16 @@ CASES = [
     ("ba quýnh em", "ba danh em"),  # regional "beat"
     ("uýnh lộn", "danh lon"),
     ("bé Quỳnh nên đi học", "be quynh nen di hoc"),  # the name and "nên" stay
+    ("cứu ra răng cho an toàn", "cuu ra sao cho an toan"),  # central "how"
+    ("bây chừ làm răng", "bay gio lam sao"),
+    ("răng rứa hỉ", "sao vay nhi"),
+    ("con đi mô rồi", "con di dau roi"),
+    ("làm chi rứa", "lam gi vay"),
+    ("bé mọc răng sớm", "be moc rang som"),  # a tooth stays a tooth
+    ("đi làm răng ở đâu", "di lam rang o dau"),
+    ("mô tả vết thương", "mo ta vet thuong"),
+    ("chi phí bao nhiêu", "chi phi bao nhieu"),
+    ("tui mún chết", "toi muon chet"),
     ("", ""),
     ("😀🎉!!!", ""),
 ]
