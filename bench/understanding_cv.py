@@ -6,7 +6,7 @@ Run from the repository root::
     PYTHONPATH=. python bench/understanding_cv.py --sweep    # also sweep the blend thresholds
     PYTHONPATH=. python bench/understanding_cv.py --write-training   # rebuild the shipped data
 
-The labelled sets (``tests/data/eval_{dev,check,extra,h1..h65}.jsonl``) are the only
+The labelled sets (``tests/data/eval_{dev,check,extra,h1..h73}.jsonl``) are the only
 messages written by people; the shipped models are trained on all of them, so a
 figure measured on any of them with the shipped models is a *training* figure.
 The honest figures are the ones printed here: for each fold the models are
@@ -39,7 +39,7 @@ from knowledge.models import KnowledgeBase  # noqa: E402
 from knowledge.understand import DEFAULT_BLEND, Blend, Models, Signals, Understander  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
-SETS = ("dev", "check", "extra", *(f"h{i}" for i in range(1, 66)))
+SETS = ("dev", "check", "extra", *(f"h{i}" for i in range(1, 74)))
 METRICS = ("intent_accuracy", "topic_top1", "safety_recall", "false_alarm_rate")
 
 __all__ = ["Fold", "leave_one_set_out", "load_sets", "random_folds", "run_fold", "write_training"]

@@ -30,7 +30,7 @@ from knowledge.triage import triage
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
 # The labelled sets, in the order bench/understanding_cv.py writes them to knowledge/training.
-SETS = ("dev", "check", "extra", *(f"h{i}" for i in range(1, 66)))
+SETS = ("dev", "check", "extra", *(f"h{i}" for i in range(1, 74)))
 
 TOY = [
     ("con tôi bị đánh", "bad"), ("bố đánh em", "bad"), ("em bị bạn đánh hội đồng", "bad"),
