@@ -287,18 +287,24 @@ async def serve(
     web = None
     try:
         if webhook:
-            # One HTTP server for every channel's webhook (bot.web), up before the
-            # channels register their URLs with the platforms.
+            # One HTTP server for every channel's webhook (bot.web).
             from bot.web import WebServer, create_web_app
 
             web = WebServer(
                 create_web_app(app, channels), settings.webhook_listen, settings.webhook_port,
                 sock=sock,
             )
+        if web is not None and sock is None:
+            # Alone: up before the channels register their URLs with the platforms.
             await web.start()
         for channel in channels:
             await channel.start(app)
             started.append(channel)
+        if web is not None and sock is not None:
+            # A worker of `--workers N` shares a socket its parent already listens on: it
+            # accepts only once its channels are ready, so a starting worker never takes a
+            # request it could only answer 503 (the backlog holds them for the others).
+            await web.start()
         runner.start()
         log.info("bvte is running: %s", ", ".join(c.name for c in channels))
         await stop.wait()
